@@ -1,0 +1,50 @@
+"""Executions are plain data: everything the engine needs to continue a run after a restart."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ACTIVE = "active"
+ENDED = "ended"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    id: str
+    flow_sid: str
+    flow_version: int
+    conversation_id: str | None
+    contact_id: str | None
+    started_at: float
+    status: str = ACTIVE
+    state: str | None = None  # the widget the execution is in (waiting or about to run)
+    # What the current widget waits for: request ids, timer ids, reply, event names. Set by the
+    # widget; events that do not match are stale (a timer cancelled too late) and ignored.
+    waiting: dict[str, Any] = field(default_factory=dict)
+    # The Liquid context: trigger, flow (variables, data, channel), widgets, contact, conversation.
+    context: dict[str, Any] = field(default_factory=dict)
+    step_count: int = 0
+    repeat_count: int = 0  # how many times in a row ``state`` was entered
+    updated_at: float = 0.0
+    ended_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Execution:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class StepLog:
+    """One transition, as Studio's execution steps record them."""
+
+    seq: int
+    from_state: str
+    event: str
+    to_state: str | None
+    at: float
+    outputs: dict[str, Any] | None = None

@@ -1,0 +1,69 @@
+"""Helpers shared by the widgets that send messages: parts from Studio's send properties."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from server.engine import effects as fx
+from server.model import Choice, ChoicesPart, MediaPart, Part, TextPart
+
+
+def choices_from(value: Any) -> tuple[Choice, ...]:
+    """Threadline's ``choices`` property: strings, or objects with id and label."""
+    if not isinstance(value, list):
+        return ()
+    out: list[Choice] = []
+    for index, item in enumerate(value, start=1):
+        if isinstance(item, Mapping):
+            label = str(item.get("label") or item.get("title") or item.get("id") or "")
+            out.append(Choice(str(item.get("id") or label or index), label))
+        elif str(item).strip():
+            out.append(Choice(str(item), str(item)))
+    return tuple(out)
+
+
+def send_effect(request_id: str, props: Mapping[str, Any]) -> fx.SendMessage:
+    parts: list[Part] = []
+    body = str(props.get("body") or "")
+    if body:
+        parts.append(TextPart(body))
+    media_url = str(props.get("media_url") or "").strip()
+    media_urls = tuple(u.strip() for u in media_url.split(",") if u.strip())
+    parts.extend(MediaPart(url=u) for u in media_urls)
+    choices = choices_from(props.get("choices"))
+    if choices:
+        parts.append(ChoicesPart(choices))
+    attributes = props.get("attributes")
+    return fx.SendMessage(
+        request_id=request_id,
+        parts=tuple(parts),
+        to=str(props.get("to") or "") or None,
+        from_=str(props.get("from") or "") or None,
+        media_urls=media_urls,
+        attributes=dict(attributes) if isinstance(attributes, Mapping) else {},
+    )
+
+
+SEND_PROPERTIES: dict[str, Any] = {
+    "body": {"type": "string"},
+    "from": {"type": "string"},
+    "to": {"type": "string"},
+    "media_url": {"type": "string"},
+    "service": {"type": "string"},
+    "channel": {"type": "string"},
+    "attributes": {"type": ["object", "string"]},
+    "choices": {
+        "type": "array",
+        "items": {
+            "oneOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}, "label": {"type": "string"}},
+                    "required": ["label"],
+                },
+            ]
+        },
+    },
+}
