@@ -1,0 +1,1 @@
+"""Web chat: JSON frames over a WebSocket at ``/channels/webchat/ws`` (see docs/webchat.md)."""

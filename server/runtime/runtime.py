@@ -1,0 +1,344 @@
+"""The runtime core: inbound messages and effect results in, engine steps, effects performed.
+
+Per conversation, everything that touches an execution runs through ``SerialExecutor`` so events
+apply one at a time and in order. Every step is committed (execution, step log, outbox, timers)
+before any of its effects leaves the process: a crash can repeat an effect, never lose one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from channels.base import Sender, SendOutcome
+from server.engine import CompiledFlow, Execution, new_context, step
+from server.engine import effects as fx
+from server.engine.events import DeliveryFailed, Event, InboundMessage, Result, Start, TimerFired
+from server.model import InboundEnvelope, new_id, part_to_dict, text_of
+from server.runtime import metrics
+from server.runtime.flows import FlowRegistry
+from server.runtime.http_client import FlowHttpClient
+from server.runtime.rows import conversation_model, message_model
+from server.runtime.serial import SerialExecutor
+from server.runtime.timers import TimerScheduler
+from server.store import Store
+from server.store.writes import Ingested, OutboundDraft, StepWrite
+
+log = logging.getLogger(__name__)
+
+# A handler performs one kind of effect and returns the Result the execution waits for.
+EffectHandler = Callable[[RowMapping, fx.Effect], Awaitable[Result]]
+# Called with (conversation, message) for every stored message, inbound and outbound.
+MessageListener = Callable[[RowMapping, RowMapping], Awaitable[None]]
+
+
+class Runtime:
+    def __init__(
+        self,
+        store: Store,
+        flows: FlowRegistry,
+        http: FlowHttpClient,
+        *,
+        default_flow: str = "greeting",
+    ) -> None:
+        self.store = store
+        self.flows = flows
+        self.http = http
+        self.default_flow = default_flow
+        self.serial = SerialExecutor()
+        self.timers = TimerScheduler(store, self._fire_timer)
+        self.senders: dict[str, Sender] = {}
+        self.account_flows: dict[tuple[str, str], str] = {}  # (channel, account) -> flow name
+        self.effect_handlers: dict[type, EffectHandler] = {fx.HttpRequest: self._perform_http}
+        self.custom_handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
+        self.message_listeners: list[MessageListener] = []
+        # Conversations handed to agents get their inbound messages here instead of the flow.
+        self.agent_inbound: MessageListener | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.timers.start()
+        await self._recover()
+
+    async def stop(self) -> None:
+        await self.timers.stop()
+        await self.serial.drain()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        for sender in self.senders.values():
+            await sender.aclose()
+        await self.http.aclose()
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _recover(self) -> None:
+        """Resume what a crash interrupted: unhandled inbound messages and unsent outbox rows."""
+        for row in await self.store.unhandled_inbound():
+            self.dispatch_inbound(row["conversation_id"], row["id"])
+        for row in await self.store.unsent_outbound():
+            conversation = await self.store.conversation(row["conversation_id"])
+            if conversation is not None:
+                self.spawn(self._deliver(conversation, row))
+
+    # --- inbound --------------------------------------------------------------------------
+
+    async def receive(self, envelope: InboundEnvelope) -> Ingested:
+        """Store an inbound message (committed before this returns) and queue it for its flow."""
+        ingested = await self.store.ingest(envelope)
+        if ingested.duplicate:
+            metrics.DUPLICATES.labels(envelope.channel).inc()
+            return ingested
+        metrics.INBOUND.labels(envelope.channel).inc()
+        self.dispatch_inbound(ingested.conversation["id"], ingested.message["id"])
+        return ingested
+
+    def dispatch_inbound(self, conversation_id: str, message_id: str) -> asyncio.Future[Any]:
+        return self.serial.submit(
+            conversation_id, lambda: self._handle_inbound(conversation_id, message_id)
+        )
+
+    async def _handle_inbound(self, conversation_id: str, message_id: str) -> None:
+        conversation = await self.store.conversation(conversation_id)
+        message = await self.store.message(message_id)
+        if conversation is None or message is None:
+            return
+        await self._notify(conversation, message)
+        if conversation["status"] != "bot" and self.agent_inbound is not None:
+            await self.agent_inbound(conversation, message)
+            await self.store.mark_handled(message_id)
+            return
+        fields = dict(message["fields"] or {"Body": message["text"]})
+        execution = await self.store.active_execution(conversation_id)
+        now = time.time()
+        if execution is None:
+            flow = self.flow_for(conversation)
+            if flow is None:
+                log.error("no flow for %s/%s", conversation["channel"], conversation["channel_account"])
+                await self.store.mark_handled(message_id)
+                return
+            execution = self.new_execution(flow, conversation, now)
+            event: Event = Start("incomingMessage", now, message=fields)
+            await self.apply(flow, execution, event, conversation, created=True, handled=message_id)
+            return
+        flow = await self.flows.version(execution.flow_sid, execution.flow_version)
+        if flow is None:
+            log.error("flow %s v%s of %s is gone", execution.flow_sid, execution.flow_version, execution.id)
+            await self.store.mark_handled(message_id)
+            return
+        await self.apply(
+            flow, execution, InboundMessage(fields, now), conversation, handled=message_id
+        )
+
+    def flow_for(self, conversation: RowMapping) -> CompiledFlow | None:
+        name = self.account_flows.get(
+            (conversation["channel"], conversation["channel_account"]), self.default_flow
+        )
+        return self.flows.latest(name)
+
+    def new_execution(
+        self, flow: CompiledFlow, conversation: RowMapping, now: float, contact: dict[str, Any] | None = None
+    ) -> Execution:
+        execution_id = new_id("FN")
+        context = new_context(
+            flow_sid=flow.sid,
+            execution_id=execution_id,
+            customer_address=conversation["customer_address"],
+            flow_address=conversation["channel_account"],
+            contact={"id": conversation["contact_id"], **(contact or {})},
+            conversation={
+                "id": conversation["id"],
+                "channel": conversation["channel"],
+                "attributes": dict(conversation["attributes"] or {}),
+                "context": dict(conversation["context"] or {}),
+            },
+        )
+        return Execution(
+            id=execution_id,
+            flow_sid=flow.sid,
+            flow_version=flow.version,
+            conversation_id=conversation["id"],
+            contact_id=conversation["contact_id"],
+            started_at=now,
+            context=context,
+        )
+
+    # --- applying events ------------------------------------------------------------------
+
+    async def apply(
+        self,
+        flow: CompiledFlow,
+        execution: Execution,
+        event: Event,
+        conversation: RowMapping,
+        *,
+        created: bool = False,
+        handled: str | None = None,
+    ) -> bool:
+        """Step the engine, commit everything the step changed, then perform its effects."""
+        started = time.perf_counter()
+        result = step(flow, execution, event)
+        metrics.FLOW_STEP_SECONDS.observe(time.perf_counter() - started)
+        consumed_timer = event.timer_id if isinstance(event, TimerFired) else None
+        if not result.handled and not created:
+            if handled:
+                await self.store.mark_handled(handled)
+            if consumed_timer:
+                await self.store.delete_timer(consumed_timer)
+            return False
+        write = StepWrite(result.execution, created, steps=result.steps)
+        if handled:
+            write.handled_message_ids.append(handled)
+        if consumed_timer:
+            write.timers_cancelled.append(consumed_timer)
+        later: list[fx.Effect] = []
+        for effect in result.effects:
+            if isinstance(effect, fx.SendMessage):
+                write.outbound.append(
+                    OutboundDraft(
+                        conversation_id=conversation["id"],
+                        author="bot",
+                        parts=[part_to_dict(p) for p in effect.parts],
+                        text=text_of(effect.parts),
+                        request_id=effect.request_id,
+                    )
+                )
+            elif isinstance(effect, fx.StartTimer):
+                write.timers_started.append((effect.timer_id, effect.due_at))
+            elif isinstance(effect, fx.CancelTimer):
+                write.timers_cancelled.append(effect.timer_id)
+            elif isinstance(effect, fx.SetConversationAttributes):
+                target = write.contact_attributes if effect.contact else write.conversation_attributes
+                target.update(effect.attributes)
+            elif isinstance(effect, fx.EndExecution):
+                metrics.EXECUTIONS_ENDED.labels(effect.status).inc()
+            else:
+                later.append(effect)
+        outbound = await self.store.write_step(write)
+        if write.timers_started:
+            self.timers.wake()
+        for row in outbound:
+            self.spawn(self._deliver(conversation, row))
+        for effect in later:
+            self.spawn(self._perform(conversation, execution.id, effect))
+        return True
+
+    def feed(self, conversation_id: str, execution_id: str, event: Event) -> asyncio.Future[Any]:
+        """Queue an event for an execution; it is dropped if that execution is no longer active."""
+
+        async def job() -> None:
+            execution = await self.store.active_execution(conversation_id)
+            if execution is None or execution.id != execution_id:
+                return
+            flow = await self.flows.version(execution.flow_sid, execution.flow_version)
+            conversation = await self.store.conversation(conversation_id)
+            if flow is not None and conversation is not None:
+                await self.apply(flow, execution, event, conversation)
+
+        return self.serial.submit(conversation_id, job)
+
+    async def _fire_timer(self, timer: RowMapping) -> None:
+        execution_id = timer["execution_id"]
+        done = self.feed(timer["conversation_id"], execution_id, TimerFired(timer["id"], time.time()))
+        await done
+        # A timer whose execution ended or moved on is stale: remove it so it never fires again.
+        await self.store.delete_timer(timer["id"])
+
+    # --- effects --------------------------------------------------------------------------
+
+    async def _perform(self, conversation: RowMapping, execution_id: str, effect: fx.Effect) -> None:
+        handler = self.effect_handlers.get(type(effect))
+        request_id = getattr(effect, "request_id", "")
+        if isinstance(effect, fx.Custom):
+            handler = self._perform_custom
+        if handler is None:
+            result = Result(request_id, time.time(), False, error=f"{type(effect).__name__} is not supported")
+        else:
+            try:
+                result = await handler(conversation, effect)
+            except Exception as exc:
+                log.exception("effect %s failed", type(effect).__name__)
+                result = Result(request_id, time.time(), False, error=str(exc) or type(exc).__name__)
+        if request_id:
+            self.feed(conversation["id"], execution_id, result)
+
+    async def _perform_http(self, conversation: RowMapping, effect: fx.Effect) -> Result:
+        assert isinstance(effect, fx.HttpRequest)
+        outcome = await self.http.perform(effect)
+        data = {
+            "status_code": outcome.status_code,
+            "content_type": outcome.content_type,
+            "body": outcome.body,
+        }
+        return Result(effect.request_id, time.time(), outcome.ok, data, outcome.error)
+
+    async def _perform_custom(self, conversation: RowMapping, effect: fx.Effect) -> Result:
+        assert isinstance(effect, fx.Custom)
+        handler = self.custom_handlers.get(effect.kind)
+        if handler is None:
+            return Result(effect.request_id, time.time(), False, error=f"no handler for {effect.kind}")
+        data = await handler(dict(effect.payload))
+        return Result(effect.request_id, time.time(), True, data)
+
+    async def _deliver(self, conversation: RowMapping, message: RowMapping) -> None:
+        """Hand an outbox row to its channel, record the outcome, tell the waiting widget."""
+        await self._notify(conversation, message)
+        sender = self.senders.get(conversation["channel"])
+        if sender is None:
+            outcome = SendOutcome(False, error=f"no sender for channel {conversation['channel']}")
+        else:
+            try:
+                outcome = await sender.send(conversation_model(conversation), message_model(message))
+            except Exception as exc:
+                log.exception("send on %s failed", conversation["channel"])
+                outcome = SendOutcome(False, error=str(exc) or type(exc).__name__)
+        await self.store.mark_sent(
+            message["id"],
+            status=outcome.status if outcome.ok else "failed",
+            provider_ids=outcome.provider_message_ids,
+            error=outcome.error,
+            error_code=outcome.error_code,
+        )
+        metrics.OUTBOUND.labels(conversation["channel"], "ok" if outcome.ok else "failed").inc()
+        request_id = message["request_id"]
+        if request_id:
+            result = Result(
+                request_id, time.time(), outcome.ok, {"message_id": message["id"]}, outcome.error
+            )
+            self.feed(conversation["id"], execution_of(request_id), result)
+
+    async def apply_status(
+        self, provider_message_id: str, status: str, error_code: str | None, error: str | None
+    ) -> RowMapping | None:
+        """A delivery status callback: move the status forward; a failure reaches the flow."""
+        message, changed = await self.store.apply_status(provider_message_id, status, error_code, error)
+        if message is None or not changed:
+            return message
+        if message["status"] in ("failed", "undelivered") and message["request_id"]:
+            event = DeliveryFailed(message["request_id"], time.time(), error_code, error)
+            self.feed(message["conversation_id"], execution_of(message["request_id"]), event)
+        conversation = await self.store.conversation(message["conversation_id"])
+        if conversation is not None:
+            await self._notify(conversation, message)
+        return message
+
+    async def _notify(self, conversation: RowMapping, message: RowMapping) -> None:
+        for listener in self.message_listeners:
+            try:
+                await listener(conversation, message)
+            except Exception:
+                log.exception("message listener failed")
+
+
+def execution_of(request_id: str) -> str:
+    """Request ids are ``<execution id>:<step>:<suffix>`` (see WidgetCall.request_id)."""
+    return request_id.split(":", 1)[0]

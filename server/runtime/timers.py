@@ -1,0 +1,77 @@
+"""Durable timers: rows in the store, fired by one scheduler task per process.
+
+A timer's row is deleted in the same transaction as the engine step it causes, so a timer that
+fell due while the server was down fires exactly once after start, and a crash mid-step leaves
+the row for the next start to fire again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.engine import RowMapping
+
+from server.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_SLEEP = 1.0  # bound on how late a timer added by another node can be noticed
+RETRY_AFTER = 5.0  # a timer whose step failed is retried, but not in a tight loop
+
+
+class TimerScheduler:
+    def __init__(self, store: Store, fire: Callable[[RowMapping], Awaitable[None]]) -> None:
+        self._store = store
+        self._fire = fire
+        self._wake = asyncio.Event()
+        self._in_flight: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="timers")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                delay = await self._fire_due()
+            except Exception:
+                log.exception("timer scan failed")
+                delay = MAX_SLEEP
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def _fire_due(self) -> float:
+        now = time.time()
+        for row in await self._store.due_timers(now):
+            if row["id"] not in self._in_flight:
+                self._in_flight.add(row["id"])
+                asyncio.create_task(self._fire_one(row))
+        next_due = await self._store.next_timer_due()
+        if next_due is None:
+            return MAX_SLEEP
+        return min(max(next_due - time.time(), 0.01), MAX_SLEEP)
+
+    async def _fire_one(self, row: RowMapping) -> None:
+        try:
+            await self._fire(row)
+        except Exception:
+            log.exception("timer %s failed; retrying in %s s", row["id"], RETRY_AFTER)
+            asyncio.get_running_loop().call_later(RETRY_AFTER, self._in_flight.discard, row["id"])
+        else:
+            self._in_flight.discard(row["id"])

@@ -1,0 +1,43 @@
+"""``threadline serve``: run the server with uvicorn on the embedded defaults."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import uvicorn
+
+from server.app import create_app
+from server.config import Settings
+from server.web.webchat import MAX_FRAME_BYTES
+
+
+def run(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    data_dir: str | Path | None = None,
+    flows_dir: str | Path | None = None,
+) -> None:
+    logging.basicConfig(
+        level=os.environ.get("THREADLINE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings.load(data_dir=data_dir, flows_dir=flows_dir)
+    log = logging.getLogger("threadline")
+    log.info("data directory: %s", settings.data_dir)
+    if settings.admin_token_file is not None:
+        log.info("admin token: stored in %s", settings.admin_token_file)
+    else:
+        log.info("admin token: from THREADLINE_ADMIN_TOKEN")
+    log.info("web chat demo: http://%s:%d/", host, port)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        ws_max_size=MAX_FRAME_BYTES,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )

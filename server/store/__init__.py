@@ -1,0 +1,5 @@
+"""Storage behind one interface: SQLite by default, PostgreSQL when configured."""
+
+from server.store.store import Store
+
+__all__ = ["Store"]

@@ -1,0 +1,91 @@
+"""Group commit: many concurrent requests share one transaction.
+
+Each request hands an operation (an async function of a connection) to ``GroupCommitter.run``
+and awaits its result. A single writer task takes every operation queued while the previous
+transaction was committing, runs each inside its own SAVEPOINT (so one failing request rolls back
+alone), commits once, and only then resolves the callers' futures: what a request carried is
+durable before the request is acknowledged, at one commit per batch rather than per row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+T = TypeVar("T")
+Operation = Callable[[AsyncConnection], Awaitable[Any]]
+
+log = logging.getLogger(__name__)
+
+
+class GroupCommitter:
+    def __init__(self, engine: AsyncEngine, max_batch: int = 500) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+        self.operations = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._writer(), name="group-commit")
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def run(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        if self._closing:
+            raise RuntimeError("the store is closing")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((operation, future))
+        self._wake.set()
+        return await future
+
+    async def _writer(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
+        done: list[tuple[asyncio.Future[Any], Any]] = []
+        failed: list[tuple[asyncio.Future[Any], BaseException]] = []
+        try:
+            async with self._engine.begin() as conn:
+                for operation, future in batch:
+                    try:
+                        async with conn.begin_nested():
+                            done.append((future, await operation(conn)))
+                    except Exception as exc:  # one request's failure must not fail the batch
+                        failed.append((future, exc))
+        except Exception as exc:
+            log.exception("group commit of %d operations failed", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        self.operations += len(batch)
+        for future, result in done:
+            if not future.done():
+                future.set_result(result)
+        for future, error in failed:
+            if not future.done():
+                future.set_exception(error)

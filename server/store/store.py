@@ -1,0 +1,274 @@
+"""The storage interface the runtime uses: reads on pooled connections, writes group-committed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.engine.execution import Execution
+from server.model import InboundEnvelope, advance_status
+from server.store import writes
+from server.store.database import create_engine
+from server.store.group_commit import GroupCommitter
+from server.store.migrate import upgrade
+from server.store.schema import (
+    contacts,
+    conversations,
+    execution_steps,
+    executions,
+    flows,
+    identities,
+    messages,
+    timers,
+)
+
+T = TypeVar("T")
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.committer = GroupCommitter(engine)
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+        store = cls(create_engine(url))
+        if migrate:
+            await upgrade(store.engine)
+        store.committer.start()
+        return store
+
+    async def close(self) -> None:
+        await self.committer.close()
+        await self.engine.dispose()
+
+    async def write(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        return await self.committer.run(operation)
+
+    async def _one(self, query: Any) -> RowMapping | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+            return row._mapping if row is not None else None
+
+    async def _scalar(self, query: Any) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar()
+
+    async def _all(self, query: Any) -> list[RowMapping]:
+        async with self.engine.connect() as conn:
+            return [row._mapping for row in (await conn.execute(query)).all()]
+
+    # --- messages and conversations -------------------------------------------------------
+
+    async def ingest(self, envelope: InboundEnvelope) -> writes.Ingested:
+        now = time.time()
+        return await self.write(lambda conn: writes.ingest_inbound(conn, envelope, now))
+
+    async def write_step(self, step: writes.StepWrite) -> list[RowMapping]:
+        now = time.time()
+        return await self.write(lambda conn: writes.write_step(conn, step, now))
+
+    async def add_outbound(self, draft: writes.OutboundDraft) -> RowMapping:
+        now = time.time()
+        return await self.write(lambda conn: writes.insert_outbound(conn, draft, now))
+
+    async def mark_sent(
+        self,
+        message_id: str,
+        *,
+        status: str,
+        provider_ids: tuple[str, ...] = (),
+        error: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": time.time()}
+        if provider_ids:
+            values["provider_message_id"] = provider_ids[0]
+        if error is not None:
+            values["error_message"] = error
+            values["error_code"] = error_code
+
+        async def op(conn: AsyncConnection) -> None:
+            await conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+
+        await self.write(op)
+
+    async def apply_status(
+        self, provider_message_id: str, status: str, error_code: str | None, error: str | None
+    ) -> tuple[RowMapping | None, bool]:
+        """Move a message's delivery status forward; returns (message, whether it changed)."""
+
+        async def op(conn: AsyncConnection) -> tuple[RowMapping | None, bool]:
+            row = (
+                await conn.execute(
+                    select(messages).where(messages.c.provider_message_id == provider_message_id)
+                )
+            ).first()
+            if row is None:
+                return None, False
+            new = advance_status(row.status, status)
+            if new == row.status:
+                return row._mapping, False
+            values: dict[str, Any] = {"status": new, "updated_at": time.time()}
+            if error_code or error:
+                values.update(error_code=error_code, error_message=error)
+            await conn.execute(update(messages).where(messages.c.id == row.id).values(**values))
+            changed = (await conn.execute(select(messages).where(messages.c.id == row.id))).one()
+            return changed._mapping, True
+
+        return await self.write(op)
+
+    async def conversation(self, conversation_id: str) -> RowMapping | None:
+        return await self._one(select(conversations).where(conversations.c.id == conversation_id))
+
+    async def contact(self, contact_id: str) -> RowMapping | None:
+        return await self._one(select(contacts).where(contacts.c.id == contact_id))
+
+    async def contact_identities(self, contact_id: str) -> list[RowMapping]:
+        return await self._all(select(identities).where(identities.c.contact_id == contact_id))
+
+    async def list_conversations(
+        self, *, limit: int, offset: int, status: str | None = None
+    ) -> tuple[list[RowMapping], int]:
+        query = select(conversations)
+        count = select(func.count()).select_from(conversations)
+        if status:
+            query = query.where(conversations.c.status == status)
+            count = count.where(conversations.c.status == status)
+        rows = await self._all(
+            query.order_by(conversations.c.updated_at.desc()).limit(limit).offset(offset)
+        )
+        return rows, int(await self._scalar(count) or 0)
+
+    async def messages(
+        self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
+    ) -> list[RowMapping]:
+        return await self._all(
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
+            .order_by(messages.c.seq)
+            .limit(limit)
+        )
+
+    async def message(self, message_id: str) -> RowMapping | None:
+        return await self._one(select(messages).where(messages.c.id == message_id))
+
+    async def mark_handled(self, message_id: str) -> None:
+        async def op(conn: AsyncConnection) -> None:
+            await conn.execute(update(messages).where(messages.c.id == message_id).values(handled=True))
+
+        await self.write(op)
+
+    async def unhandled_inbound(self, limit: int = 10_000) -> list[RowMapping]:
+        return await self._all(
+            select(messages.c.id, messages.c.conversation_id)
+            .where(messages.c.handled.is_(False))
+            .order_by(messages.c.created_at)
+            .limit(limit)
+        )
+
+    async def unsent_outbound(self, limit: int = 10_000) -> list[RowMapping]:
+        """Outbox rows stored but never handed to a provider (the process died in between)."""
+        return await self._all(
+            select(messages)
+            .where(messages.c.direction == "outbound", messages.c.status == "accepted")
+            .order_by(messages.c.created_at)
+            .limit(limit)
+        )
+
+    async def message_by_request(self, request_id: str) -> RowMapping | None:
+        return await self._one(select(messages).where(messages.c.request_id == request_id))
+
+    # --- executions and timers ------------------------------------------------------------
+
+    async def active_execution(self, conversation_id: str) -> Execution | None:
+        row = await self._one(
+            select(executions.c.data).where(executions.c.active_key == conversation_id)
+        )
+        return Execution.from_dict(row["data"]) if row else None
+
+    async def execution_row(self, execution_id: str) -> RowMapping | None:
+        return await self._one(select(executions).where(executions.c.id == execution_id))
+
+    async def execution_steps(self, execution_id: str) -> list[RowMapping]:
+        return await self._all(
+            select(execution_steps)
+            .where(execution_steps.c.execution_id == execution_id)
+            .order_by(execution_steps.c.id)
+        )
+
+    async def conversation_executions(self, conversation_id: str) -> list[RowMapping]:
+        return await self._all(
+            select(
+                executions.c.id,
+                executions.c.flow_sid,
+                executions.c.flow_version,
+                executions.c.status,
+                executions.c.state,
+                executions.c.created_at,
+                executions.c.ended_at,
+            )
+            .where(executions.c.conversation_id == conversation_id)
+            .order_by(executions.c.created_at)
+        )
+
+    async def due_timers(self, now: float, limit: int = 500) -> list[RowMapping]:
+        return await self._all(
+            select(timers).where(timers.c.due_at <= now).order_by(timers.c.due_at).limit(limit)
+        )
+
+    async def delete_timer(self, timer_id: str) -> None:
+        async def op(conn: AsyncConnection) -> None:
+            await conn.execute(delete(timers).where(timers.c.id == timer_id))
+
+        await self.write(op)
+
+    async def next_timer_due(self) -> float | None:
+        due = await self._scalar(select(func.min(timers.c.due_at)))
+        return float(due) if due is not None else None
+
+    # --- flows ----------------------------------------------------------------------------
+
+    async def publish_flow(
+        self, sid: str, name: str, digest: str, definition: dict[str, Any]
+    ) -> int:
+        """Store a flow definition as a new version unless it equals the newest; return it."""
+
+        async def op(conn: AsyncConnection) -> int:
+            row = (
+                await conn.execute(
+                    select(flows.c.version, flows.c.hash)
+                    .where(flows.c.sid == sid)
+                    .order_by(flows.c.version.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is not None and row.hash == digest:
+                return int(row.version)
+            version = (int(row.version) + 1) if row is not None else 1
+            await conn.execute(
+                insert(flows).values(
+                    sid=sid,
+                    version=version,
+                    name=name,
+                    hash=digest,
+                    definition=definition,
+                    created_at=time.time(),
+                )
+            )
+            return version
+
+        return await self.write(op)
+
+    async def latest_flow(self, sid: str) -> RowMapping | None:
+        return await self._one(
+            select(flows).where(flows.c.sid == sid).order_by(flows.c.version.desc()).limit(1)
+        )
+
+    async def flow_version(self, sid: str, version: int) -> RowMapping | None:
+        return await self._one(select(flows).where(flows.c.sid == sid, flows.c.version == version))

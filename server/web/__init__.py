@@ -1,0 +1,1 @@
+"""HTTP and WebSocket endpoints: they turn requests into runtime calls, nothing more."""
