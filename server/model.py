@@ -141,7 +141,7 @@ class TemplatePart:
 
 @dataclass(frozen=True, slots=True)
 class DataPart:
-    """Structured content with no closer type (contacts cards, reactions, referrals, unsupported)."""
+    """Structured content with no closer type (contact cards, reactions, referrals, unsupported)."""
 
     data_kind: str
     data: dict[str, Any]
@@ -153,7 +153,10 @@ Part = TextPart | MediaPart | LocationPart | ChoicesPart | ChoiceReplyPart | Tem
 
 def part_to_dict(part: Part) -> dict[str, Any]:
     if isinstance(part, ChoicesPart):
-        return {"kind": "choices", "choices": [{"id": c.id, "label": c.label} for c in part.choices]}
+        return {
+            "kind": "choices",
+            "choices": [{"id": c.id, "label": c.label} for c in part.choices],
+        }
     if isinstance(part, TemplatePart):
         return {
             "kind": "template",
@@ -162,7 +165,7 @@ def part_to_dict(part: Part) -> dict[str, Any]:
             "parameters": list(part.parameters),
         }
     out: dict[str, Any] = {}
-    for name in part.__slots__:  # type: ignore[union-attr]
+    for name in part.__slots__:
         value = getattr(part, name)
         if value is not None:
             out[name] = value

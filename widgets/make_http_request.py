@@ -6,6 +6,7 @@ response is JSON. Requests time out after 10 s, Studio's limit, whatever the flo
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -30,7 +31,11 @@ def build_request(request_id: str, props: Any) -> HttpRequest:
     url = str(props.get("url") or "").strip()
     content_type = str(props.get("content_type") or "application/x-www-form-urlencoded")
     params = _pairs(props)
-    headers = {str(h.get("key")): str(h.get("value", "")) for h in props.get("headers") or []}
+    headers = {
+        str(h.get("key")).strip(): str(h.get("value", ""))
+        for h in props.get("headers") or []
+        if str(h.get("key") or "").strip()
+    }
     body: str | None = None
     if method in ("GET", "DELETE", "HEAD"):
         if params:
@@ -39,7 +44,10 @@ def build_request(request_id: str, props: Any) -> HttpRequest:
         body = str(props.get("body") or "")
     else:
         body = urlencode(params) if params else str(props.get("body") or "")
-    timeout = min(as_number(props.get("timeout"), MAX_TIMEOUT), MAX_TIMEOUT)
+    timeout = as_number(props.get("timeout"), MAX_TIMEOUT)
+    # Studio exports often carry timeouts far above its own 10 s limit (the NPS survey: 3600);
+    # zero or negative is no usable timeout either.
+    timeout = timeout if 0 < timeout <= MAX_TIMEOUT else MAX_TIMEOUT
     return HttpRequest(request_id, method, url, headers, body, content_type, timeout)
 
 
@@ -53,10 +61,8 @@ def outputs_of(event: Result) -> dict[str, Any]:
         "body": body,
     }
     if "json" in content_type or body[:1] in ("{", "["):
-        try:
+        with contextlib.suppress(ValueError):  # not JSON after all: no ``parsed``, as in Studio
             outputs["parsed"] = json.loads(body)
-        except ValueError:
-            pass
     if event.error:
         outputs["error"] = event.error
     return outputs
@@ -71,8 +77,9 @@ def enter(call: WidgetCall) -> WidgetResult:
 def resume(call: WidgetCall, event: Event) -> WidgetResult | None:
     if not isinstance(event, Result) or event.request_id != call.waiting.get("request_id"):
         return None
-    status = event.data.get("status_code")
-    ok = event.ok and isinstance(status, int) and 200 <= status < 300
+    # Runtimes may report the status as text ("200"); anything unreadable is a failure.
+    status = as_number(event.data.get("status_code"), 0.0)
+    ok = event.ok and 200 <= status < 300
     return WidgetResult(transition="success" if ok else "failed", outputs=outputs_of(event))
 
 

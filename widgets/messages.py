@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,16 @@ def choices_from(value: Any) -> tuple[Choice, ...]:
     return tuple(out)
 
 
+def attributes_from(value: Any) -> dict[str, Any]:
+    """Studio's ``attributes`` arrive as a JSON object written as text (often rendered Liquid)."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def send_effect(request_id: str, props: Mapping[str, Any]) -> fx.SendMessage:
     parts: list[Part] = []
     body = str(props.get("body") or "")
@@ -34,14 +45,13 @@ def send_effect(request_id: str, props: Mapping[str, Any]) -> fx.SendMessage:
     choices = choices_from(props.get("choices"))
     if choices:
         parts.append(ChoicesPart(choices))
-    attributes = props.get("attributes")
     return fx.SendMessage(
         request_id=request_id,
         parts=tuple(parts),
         to=str(props.get("to") or "") or None,
         from_=str(props.get("from") or "") or None,
         media_urls=media_urls,
-        attributes=dict(attributes) if isinstance(attributes, Mapping) else {},
+        attributes=attributes_from(props.get("attributes")),
     )
 
 

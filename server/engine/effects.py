@@ -74,7 +74,7 @@ class RouteToAgent:
 
 @dataclass(frozen=True, slots=True)
 class Custom:
-    """An effect of a Threadline widget (CRM look-up, NLU call, ...) handled by a runtime plug-in."""
+    """An effect of a Threadline widget (CRM look-up, NLU call) handled by a runtime plug-in."""
 
     request_id: str
     kind: str

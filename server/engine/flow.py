@@ -49,7 +49,7 @@ class CompiledFlow:
     machine: Machine
 
     def next_state(self, state: str, event: str) -> tuple[bool, str | None]:
-        """(wired, next): whether ``event`` is wired on ``state``, and where it leads (None: end)."""
+        """(wired, next): whether ``event`` is wired on ``state`` and where it leads (None: end)."""
         key = (state, event)
         if key not in self.next_states:
             return False, None

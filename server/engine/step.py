@@ -81,7 +81,9 @@ class _Run:
         self.ended_reason: str | None = execution.ended_reason
 
     def call(self, state: CompiledState) -> WidgetCall:
-        props = render_value(state.properties, self.context) if state.templated else state.properties
+        props = (
+            render_value(state.properties, self.context) if state.templated else state.properties
+        )
         return WidgetCall(
             name=state.name,
             props=props,

@@ -3,48 +3,174 @@
 Studio renders every string property of a widget with Liquid before the widget runs. A flow's
 properties are walked once at compile time: strings holding Liquid markup become compiled
 templates, everything else stays a constant, so rendering at run time parses nothing.
+
+Studio's dialect differs from plain python-liquid in ways that matter here:
+
+- a broken expression renders as empty and never fails the widget, so the environment runs in
+  lax mode (one bad tag or filter blanks itself, not the whole message) and a template that does
+  not even tokenize renders as empty (``syntax_error`` lets validation report it before publish);
+- every ``for`` loop stops after ``MAX_LOOP_ITERATIONS`` items, silently;
+- ``to_json`` is a filter;
+- any property name works after a dot: python-liquid 2 reads words such as ``limit``, ``offset``,
+  ``in`` or ``contains`` as keywords even there (``flow.variables.limit`` does not parse), so
+  those segments are rewritten to bracket notation (``flow.variables["limit"]``) before parsing.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Callable, Iterator, Mapping
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
-from liquid import Environment
+from liquid import Environment, Mode
+from liquid.builtin.expressions import LoopExpression
+from liquid.builtin.tags.for_tag import ForNode, ForTag
 from liquid.exceptions import LiquidError
+
+if TYPE_CHECKING:
+    from liquid.context import RenderContext
+    from liquid.stream import TokenStream
+    from liquid.template import BoundTemplate
+
+MAX_LOOP_ITERATIONS = 15  # Studio renders at most 15 iterations of each for loop
+MARKUP = ("{{", "{%")
+
+# Words python-liquid 2's expression lexer always reads as keywords (its ``_tokenize._keywords``).
+LIQUID_KEYWORDS = frozenset(
+    {
+        *("true", "false", "nil", "null", "empty", "blank"),
+        *("and", "or", "not", "contains", "in", "if", "else", "for", "as", "with", "required"),
+        *("offset", "limit", "reversed", "cols", "continue"),
+    }
+)
+_MARKUP_SPAN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# A quoted string (left alone) or ``.keyword`` right after a path segment, not followed by more
+# identifier characters (``.limits`` and ``.in-stock`` are ordinary names already).
+_KEYWORD_SEGMENT = re.compile(
+    r"(\"[^\"]*\"|'[^']*')|(?<=[\w\]?])\.(" + "|".join(sorted(LIQUID_KEYWORDS)) + r")(?![\w?-])"
+)
+
+
+def _bracket_keyword_segments(source: str) -> str:
+    def segment(match: re.Match[str]) -> str:
+        return match.group(1) or f'["{match.group(2)}"]'
+
+    return _MARKUP_SPAN.sub(lambda span: _KEYWORD_SEGMENT.sub(segment, span.group()), source)
+
+
+class CappedLoopExpression(LoopExpression):
+    """A ``for`` loop expression that yields at most ``MAX_LOOP_ITERATIONS`` items."""
+
+    __slots__ = ()
+
+    @classmethod
+    def capping(cls, expression: LoopExpression) -> CappedLoopExpression:
+        return cls(
+            expression.token,
+            expression.identifier,
+            expression.iterable,
+            limit=expression.limit,
+            offset=expression.offset,
+            reversed_=expression.reversed,
+            cols=expression.cols,
+        )
+
+    def evaluate(self, context: RenderContext) -> tuple[Iterator[object], int]:
+        items, length = super().evaluate(context)
+        return islice(items, MAX_LOOP_ITERATIONS), min(length, MAX_LOOP_ITERATIONS)
+
+    async def evaluate_async(self, context: RenderContext) -> tuple[Iterator[object], int]:
+        items, length = await super().evaluate_async(context)
+        return islice(items, MAX_LOOP_ITERATIONS), min(length, MAX_LOOP_ITERATIONS)
+
+
+class CappedForTag(ForTag):
+    """The built-in ``for`` tag with Studio's per-loop cap (``forloop.length`` is capped too)."""
+
+    def parse(self, stream: TokenStream) -> ForNode:
+        node = super().parse(stream)
+        assert isinstance(node, ForNode)  # ForTag.parse always builds a ForNode
+        node.expression = CappedLoopExpression.capping(node.expression)
+        return node
 
 
 def _to_json(value: object) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+def _returning_input_on_bad_dates(date_filter: Callable[..., Any]) -> Callable[..., Any]:
+    """python-liquid's ``date`` lets OSError/OverflowError out for out-of-range timestamps (a
+    customer typing ``99999999999999999``); return the input unchanged, as Liquid does for any
+    value it cannot read as a date."""
+
+    @functools.wraps(date_filter)  # keeps the with_environment marker python-liquid reads
+    def date(value: object, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return date_filter(value, *args, **kwargs)
+        except (OSError, OverflowError, ValueError):
+            return str(value)
+
+    return date
+
+
 class StudioEnvironment(Environment):
-    # Studio caps loops; a template can never run away with the worker.
+    # A safety net beyond Studio's per-loop cap (nested loops, cycle, tablerow): a template can
+    # never run away with the worker.
     loop_iteration_limit = 10_000
     output_stream_limit = 64 * 1024
 
+    def setup_tags_and_filters(self, *, extra: bool = False) -> None:
+        super().setup_tags_and_filters(extra=extra)
+        self.add_tag(CappedForTag)
+        self.filters["to_json"] = _to_json
+        self.filters["date"] = _returning_input_on_bad_dates(self.filters["date"])
 
-ENV = StudioEnvironment()
-ENV.filters["to_json"] = _to_json
+    def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
+        # Here rather than in CompiledTemplate so validation's strict parse agrees with runs.
+        return super().from_string(_bracket_keyword_segments(source), *args, **kwargs)
 
-MARKUP = ("{{", "{%")
+
+ENV = StudioEnvironment(tolerance=Mode.LAX)
+# Strict twin used only to report problems to flow designers; runs never use it.
+STRICT_ENV = StudioEnvironment(tolerance=Mode.STRICT)
 
 
 class CompiledTemplate:
-    __slots__ = ("source", "template")
+    __slots__ = ("error", "source", "template")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.template = ENV.from_string(source)
+        self.error: str | None = None
+        self.template: BoundTemplate | None = None
+        try:
+            self.template = ENV.from_string(source)
+        except LiquidError as exc:
+            # Even lax mode refuses markup that does not tokenize (``{{ name``); keep the flow
+            # loadable and render such a property as empty, as Studio does.
+            self.error = str(exc)
 
     def render(self, context: Mapping[str, Any]) -> str:
-        try:
-            return self.template.render(**context)
-        except LiquidError:
-            # Studio renders a broken expression as empty rather than failing the widget;
-            # validation reports syntax errors before a flow is ever published.
+        if self.template is None:
             return ""
+        try:
+            # Lax mode already blanks each failing node, and stops writing at the output limit.
+            return self.template.render(**context)
+        except Exception:
+            # Last guard: filters fed with customer text can raise plain Python errors, and a
+            # template must never crash a run; Studio renders what it cannot evaluate as empty.
+            return ""
+
+
+def syntax_error(source: str) -> str | None:
+    """What is wrong with a template, for validation; None when it parses strictly."""
+    try:
+        STRICT_ENV.from_string(source)
+    except LiquidError as exc:
+        return str(exc)
+    return None
 
 
 def compile_value(value: Any) -> Any:

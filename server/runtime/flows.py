@@ -57,7 +57,11 @@ class FlowRegistry:
             return False
         self._remember(
             compile_flow(
-                row["definition"], widgets.REGISTRY, sid=row["sid"], name=name, version=row["version"]
+                row["definition"],
+                widgets.REGISTRY,
+                sid=row["sid"],
+                name=name,
+                version=row["version"],
             )
         )
         return True

@@ -123,7 +123,9 @@ class Runtime:
         if execution is None:
             flow = self.flow_for(conversation)
             if flow is None:
-                log.error("no flow for %s/%s", conversation["channel"], conversation["channel_account"])
+                log.error(
+                    "no flow for %s/%s", conversation["channel"], conversation["channel_account"]
+                )
                 await self.store.mark_handled(message_id)
                 return
             execution = self.new_execution(flow, conversation, now)
@@ -132,7 +134,12 @@ class Runtime:
             return
         flow = await self.flows.version(execution.flow_sid, execution.flow_version)
         if flow is None:
-            log.error("flow %s v%s of %s is gone", execution.flow_sid, execution.flow_version, execution.id)
+            log.error(
+                "flow %s v%s of %s is gone",
+                execution.flow_sid,
+                execution.flow_version,
+                execution.id,
+            )
             await self.store.mark_handled(message_id)
             return
         await self.apply(
@@ -146,7 +153,11 @@ class Runtime:
         return self.flows.latest(name)
 
     def new_execution(
-        self, flow: CompiledFlow, conversation: RowMapping, now: float, contact: dict[str, Any] | None = None
+        self,
+        flow: CompiledFlow,
+        conversation: RowMapping,
+        now: float,
+        contact: dict[str, Any] | None = None,
     ) -> Execution:
         execution_id = new_id("FN")
         context = new_context(
@@ -217,7 +228,9 @@ class Runtime:
             elif isinstance(effect, fx.CancelTimer):
                 write.timers_cancelled.append(effect.timer_id)
             elif isinstance(effect, fx.SetConversationAttributes):
-                target = write.contact_attributes if effect.contact else write.conversation_attributes
+                target = (
+                    write.contact_attributes if effect.contact else write.conversation_attributes
+                )
                 target.update(effect.attributes)
             elif isinstance(effect, fx.EndExecution):
                 metrics.EXECUTIONS_ENDED.labels(effect.status).inc()
@@ -248,26 +261,34 @@ class Runtime:
 
     async def _fire_timer(self, timer: RowMapping) -> None:
         execution_id = timer["execution_id"]
-        done = self.feed(timer["conversation_id"], execution_id, TimerFired(timer["id"], time.time()))
+        done = self.feed(
+            timer["conversation_id"], execution_id, TimerFired(timer["id"], time.time())
+        )
         await done
         # A timer whose execution ended or moved on is stale: remove it so it never fires again.
         await self.store.delete_timer(timer["id"])
 
     # --- effects --------------------------------------------------------------------------
 
-    async def _perform(self, conversation: RowMapping, execution_id: str, effect: fx.Effect) -> None:
+    async def _perform(
+        self, conversation: RowMapping, execution_id: str, effect: fx.Effect
+    ) -> None:
         handler = self.effect_handlers.get(type(effect))
         request_id = getattr(effect, "request_id", "")
         if isinstance(effect, fx.Custom):
             handler = self._perform_custom
         if handler is None:
-            result = Result(request_id, time.time(), False, error=f"{type(effect).__name__} is not supported")
+            result = Result(
+                request_id, time.time(), False, error=f"{type(effect).__name__} is not supported"
+            )
         else:
             try:
                 result = await handler(conversation, effect)
             except Exception as exc:
                 log.exception("effect %s failed", type(effect).__name__)
-                result = Result(request_id, time.time(), False, error=str(exc) or type(exc).__name__)
+                result = Result(
+                    request_id, time.time(), False, error=str(exc) or type(exc).__name__
+                )
         if request_id:
             self.feed(conversation["id"], execution_id, result)
 
@@ -285,7 +306,9 @@ class Runtime:
         assert isinstance(effect, fx.Custom)
         handler = self.custom_handlers.get(effect.kind)
         if handler is None:
-            return Result(effect.request_id, time.time(), False, error=f"no handler for {effect.kind}")
+            return Result(
+                effect.request_id, time.time(), False, error=f"no handler for {effect.kind}"
+            )
         data = await handler(dict(effect.payload))
         return Result(effect.request_id, time.time(), True, data)
 
@@ -297,7 +320,9 @@ class Runtime:
             outcome = SendOutcome(False, error=f"no sender for channel {conversation['channel']}")
         else:
             try:
-                outcome = await sender.send(conversation_model(conversation), message_model(message))
+                outcome = await sender.send(
+                    conversation_model(conversation), message_model(message)
+                )
             except Exception as exc:
                 log.exception("send on %s failed", conversation["channel"])
                 outcome = SendOutcome(False, error=str(exc) or type(exc).__name__)
@@ -320,7 +345,9 @@ class Runtime:
         self, provider_message_id: str, status: str, error_code: str | None, error: str | None
     ) -> RowMapping | None:
         """A delivery status callback: move the status forward; a failure reaches the flow."""
-        message, changed = await self.store.apply_status(provider_message_id, status, error_code, error)
+        message, changed = await self.store.apply_status(
+            provider_message_id, status, error_code, error
+        )
         if message is None or not changed:
             return message
         if message["status"] in ("failed", "undelivered") and message["request_id"]:

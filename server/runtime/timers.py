@@ -8,6 +8,7 @@ the row for the next start to fire again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ class TimerScheduler:
         self._fire = fire
         self._wake = asyncio.Event()
         self._in_flight: set[str] = set()
+        self._firing: set[asyncio.Task[None]] = set()  # strong references until they finish
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -51,17 +53,17 @@ class TimerScheduler:
                 log.exception("timer scan failed")
                 delay = MAX_SLEEP
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
     async def _fire_due(self) -> float:
         now = time.time()
         for row in await self._store.due_timers(now):
             if row["id"] not in self._in_flight:
                 self._in_flight.add(row["id"])
-                asyncio.create_task(self._fire_one(row))
+                task = asyncio.create_task(self._fire_one(row))
+                self._firing.add(task)
+                task.add_done_callback(self._firing.discard)
         next_due = await self._store.next_timer_due()
         if next_due is None:
             return MAX_SLEEP

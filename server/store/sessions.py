@@ -56,7 +56,12 @@ async def create_session(store: Store, account: str) -> WebchatSession:
             )
         )
         conversation, _ = await open_conversation(
-            conn, contact_id=contact_id, channel=CHANNEL, account=account, address=visitor_id, now=now
+            conn,
+            contact_id=contact_id,
+            channel=CHANNEL,
+            account=account,
+            address=visitor_id,
+            now=now,
         )
         await conn.execute(
             insert(webchat_sessions).values(
@@ -82,7 +87,9 @@ async def resume_session(store: Store, token: str) -> WebchatSession | None:
 
     async def op(conn: AsyncConnection) -> WebchatSession | None:
         row = (
-            await conn.execute(select(webchat_sessions).where(webchat_sessions.c.token_hash == digest))
+            await conn.execute(
+                select(webchat_sessions).where(webchat_sessions.c.token_hash == digest)
+            )
         ).first()
         if row is None:
             return None
@@ -101,7 +108,13 @@ async def resume_session(store: Store, token: str) -> WebchatSession | None:
             .values(conversation_id=conversation["id"], last_seen_at=now, acked_seq=acked)
         )
         return WebchatSession(
-            token, row.visitor_id, row.contact_id, conversation["id"], row.channel_account, acked, True
+            token,
+            row.visitor_id,
+            row.contact_id,
+            conversation["id"],
+            row.channel_account,
+            acked,
+            True,
         )
 
     return await store.write(op)

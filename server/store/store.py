@@ -160,7 +160,9 @@ class Store:
 
     async def mark_handled(self, message_id: str) -> None:
         async def op(conn: AsyncConnection) -> None:
-            await conn.execute(update(messages).where(messages.c.id == message_id).values(handled=True))
+            await conn.execute(
+                update(messages).where(messages.c.id == message_id).values(handled=True)
+            )
 
         await self.write(op)
 

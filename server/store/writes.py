@@ -158,14 +158,16 @@ async def ingest_inbound(conn: AsyncConnection, env: InboundEnvelope, now: float
     """Store one inbound message (once per idempotency key) on the customer's open conversation."""
     key = f"{env.channel}:{env.idempotency_key}" if env.idempotency_key else None
     if key is not None:
-        existing = (await conn.execute(select(messages).where(messages.c.idempotency_key == key))).first()
+        existing = (
+            await conn.execute(select(messages).where(messages.c.idempotency_key == key))
+        ).first()
         if existing is not None:
-            conv = (
+            owner = (
                 await conn.execute(
                     select(conversations).where(conversations.c.id == existing.conversation_id)
                 )
             ).one()
-            return Ingested(conv._mapping, existing._mapping, True, False)
+            return Ingested(owner._mapping, existing._mapping, True, False)
     contact_id = await _find_or_create_contact(conn, env, now)
     conv, created = await open_conversation(
         conn,
@@ -207,9 +209,11 @@ async def ingest_inbound(conn: AsyncConnection, env: InboundEnvelope, now: float
         time=now,
         properties={"message_id": values["id"], "text": values["text"][:500]},
     )
-    conv = (await conn.execute(select(conversations).where(conversations.c.id == conv["id"]))).one()
+    fresh = (
+        await conn.execute(select(conversations).where(conversations.c.id == conv["id"]))
+    ).one()
     msg = (await conn.execute(select(messages).where(messages.c.id == values["id"]))).one()
-    return Ingested(conv._mapping, msg._mapping, False, created)
+    return Ingested(fresh._mapping, msg._mapping, False, created)
 
 
 async def record_event(
@@ -318,7 +322,9 @@ async def write_step(conn: AsyncConnection, write: StepWrite, now: float) -> lis
         await conn.execute(delete(timers).where(timers.c.execution_id == ex.id))
     if write.handled_message_ids:
         await conn.execute(
-            update(messages).where(messages.c.id.in_(write.handled_message_ids)).values(handled=True)
+            update(messages)
+            .where(messages.c.id.in_(write.handled_message_ids))
+            .values(handled=True)
         )
     if ex.conversation_id and write.conversation_attributes:
         await merge_attributes(conn, ex.conversation_id, write.conversation_attributes, now)

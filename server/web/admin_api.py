@@ -57,7 +57,9 @@ async def get_conversation(request: Request) -> Response:
     if row is None:
         return error(404, "not_found", f"no conversation {conversation_id}")
     body = conversation_json(row)
-    body["messages"] = [message_json(m) for m in await store.messages(conversation_id, limit=10_000)]
+    body["messages"] = [
+        message_json(m) for m in await store.messages(conversation_id, limit=10_000)
+    ]
     body["executions"] = [
         {
             "id": e["id"],

@@ -53,18 +53,36 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "A conversation with its messages and executions",
                 "parameters": [
-                    {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    {
+                        "name": "conversation_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
                 ],
-                "responses": {"200": _json({"type": "object"}), "401": UNAUTHORIZED, "404": NOT_FOUND},
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    "401": UNAUTHORIZED,
+                    "404": NOT_FOUND,
+                },
             }
         },
         "/api/v1/executions/{execution_id}": {
             "get": {
                 "summary": "An execution with its step log",
                 "parameters": [
-                    {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    {
+                        "name": "execution_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
                 ],
-                "responses": {"200": _json({"type": "object"}), "401": UNAUTHORIZED, "404": NOT_FOUND},
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    "401": UNAUTHORIZED,
+                    "404": NOT_FOUND,
+                },
             }
         },
         "/api/v1/flows": {

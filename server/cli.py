@@ -1,0 +1,195 @@
+"""The ``threadline`` command line: ``serve``, ``flows validate`` and ``flows run``.
+
+Each subcommand is a ``register_*`` function that adds its parser and sets ``handler``; adding a
+command (``flows diagram``, ``nlu evaluate``) means adding one such function and one line in
+``build_parser``. Handlers return the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from server.flows import script as scripts
+from server.flows.loader import SCHEMA_SUFFIX, flow_files
+from server.flows.simulator import Simulator
+from server.flows.validation import FlowIssue, load_flow_file
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # invalid flows, a script mismatch
+EXIT_USAGE = 2  # the command could not run as asked (argparse uses 2 as well)
+
+Handler = Callable[[argparse.Namespace], int]
+Subparsers = argparse._SubParsersAction  # argparse exposes no public name for it
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="threadline", description="Conversational orchestration server."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register_serve(commands)
+    flows = commands.add_parser("flows", help="validate and simulate flow files")
+    flow_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="COMMAND")
+    register_flows_validate(flow_commands)
+    register_flows_run(flow_commands)
+    return parser
+
+
+# --- serve ---------------------------------------------------------------------------------------
+
+
+def register_serve(commands: Subparsers) -> None:
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data-dir", type=Path, default=Path("./data"))
+    serve.add_argument("--flows", type=Path, default=Path("./flows"), dest="flows_dir")
+    serve.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    # Imported when called so the flow commands need none of the server's modules; by name, so
+    # this module type-checks on its own.
+    serve = importlib.import_module("server.serve")
+    serve.run(host=args.host, port=args.port, data_dir=args.data_dir, flows_dir=args.flows_dir)
+    return EXIT_OK
+
+
+# --- flows validate ------------------------------------------------------------------------------
+
+
+def register_flows_validate(commands: Subparsers) -> None:
+    validate = commands.add_parser("validate", help="check flow files; exit 1 if any is invalid")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    validate.set_defaults(handler=run_flows_validate)
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given; folders become their flow files (``*.json`` but not ``*.schema.json``)."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(flow_files(path) if path.is_dir() else [path])
+    return files
+
+
+def run_flows_validate(args: argparse.Namespace) -> int:
+    files = expand_paths(args.paths)
+    if not files:
+        print("no flow files found", file=sys.stderr)
+        return EXIT_USAGE
+    invalid = 0
+    for file in files:
+        if file.name.endswith(SCHEMA_SUFFIX):
+            # ``flows/*.json`` matches the schema that lives beside the flows; it is no flow.
+            print(f"skip {file} (the flow JSON Schema)")
+            continue
+        _, issues = load_flow_file(file)
+        if issues:
+            invalid += 1
+            for issue in issues:
+                print(issue)
+        else:
+            print(f"ok  {file}")
+    if invalid:
+        print(f"{invalid} of {len(files)} flow files invalid", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# --- flows run -----------------------------------------------------------------------------------
+
+
+def register_flows_run(commands: Subparsers) -> None:
+    run = commands.add_parser(
+        "run", help="chat with a flow in the terminal, or play a script against it"
+    )
+    run.add_argument("flow", metavar="FLOW", help="a flow file, or a flow name in --flows")
+    run.add_argument("--script", type=Path, help="a script of customer lines and expected replies")
+    run.add_argument("--from", dest="customer", default="+15550001111", help="customer address")
+    run.add_argument("--to", dest="flow_address", default="+15550002222", help="flow address")
+    run.add_argument("--flows", type=Path, default=Path("./flows"), dest="flows_dir")
+    run.set_defaults(handler=run_flows_run)
+
+
+def find_flow(flow: str, flows_dir: Path) -> Path:
+    path = Path(flow)
+    if path.is_file() or path.suffix == ".json":
+        return path
+    return flows_dir / f"{flow}.json"
+
+
+def run_flows_run(args: argparse.Namespace) -> int:
+    path = find_flow(args.flow, args.flows_dir)
+    definition, issues = load_flow_file(path)
+    if issues or definition is None:
+        print_issues(issues)
+        return EXIT_USAGE
+    simulator = Simulator(
+        definition, name=path.stem, customer_address=args.customer, flow_address=args.flow_address
+    )
+    if args.script is None:
+        return chat(simulator)
+    try:
+        instructions = scripts.parse_script(args.script.read_text(encoding="utf-8"))
+    except OSError as error:
+        print(f"cannot read script: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except scripts.ScriptError as error:
+        print(f"{args.script}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    script_run = scripts.ScriptRun(simulator)
+    mismatch = script_run.run(instructions)
+    if mismatch is not None:
+        print(f"{args.script}: mismatch at {mismatch}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"ok  {args.script}: {script_run.checked} bot replies matched")
+    return EXIT_OK
+
+
+def chat(simulator: Simulator) -> int:
+    """Customer lines from stdin; ``~ timeout`` and ``@http ...`` lines work as in scripts."""
+    script_run = scripts.ScriptRun(simulator)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Type as the customer; '~ timeout' fires the pending timer; Ctrl-D ends.")
+    for number, line in enumerate(iter(lambda: prompt(interactive), ""), start=1):
+        text = line.rstrip("\r\n")
+        try:
+            if text.startswith(scripts.SIMULATION_MARKERS):
+                instruction = scripts.parse_line(text, number)
+                problem = script_run.apply(instruction) if instruction is not None else None
+                if problem is not None:
+                    print(f"!! {problem}")
+            elif text.strip() and interactive:
+                # The terminal already shows what was typed.
+                script_run.receive(simulator.customer_says(text))
+            elif text.strip():
+                script_run.apply(scripts.Say(number, text))
+        except scripts.ScriptError as error:
+            print(f"!! {error}")
+    return EXIT_OK
+
+
+def prompt(interactive: bool) -> str:
+    if interactive:
+        print("you> ", end="", flush=True)
+    return sys.stdin.readline()
+
+
+def print_issues(issues: list[FlowIssue]) -> None:
+    for issue in issues:
+        print(issue, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""Flow files: validation against the schema and the widget registry, loading, simulation."""
+
+from server.flows.loader import FlowSet, definition_hash, flow_files, flow_sid, load_flow_dir
+from server.flows.validation import (
+    KNOWN_STUDIO_MESSAGING,
+    FlowIssue,
+    load_flow_file,
+    validate_flow,
+)
+
+__all__ = [
+    "KNOWN_STUDIO_MESSAGING",
+    "FlowIssue",
+    "FlowSet",
+    "definition_hash",
+    "flow_files",
+    "flow_sid",
+    "load_flow_dir",
+    "load_flow_file",
+    "validate_flow",
+]

@@ -1,0 +1,245 @@
+"""Flow validation: the flow JSON Schema first, then what a schema cannot say.
+
+Every problem becomes a ``FlowIssue`` naming the file, the state and the property, so a flow
+designer can find it without reading a traceback. Validation collects every issue it can rather
+than stopping at the first one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from liquid.exceptions import LiquidError
+
+from server.engine.templates import MARKUP, STRICT_ENV
+from widgets import REGISTRY, VOICE_ONLY
+from widgets.operators import OPERATORS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "flows" / "flow.schema.json"
+
+# Studio messaging widgets whose modules are being written: known, so Studio exports that use
+# them validate, but their events and properties are not checked until they are registered.
+KNOWN_STUDIO_MESSAGING = frozenset({"run-function", "run-subflow", "send-to-flex"})
+
+
+@dataclass(frozen=True, slots=True)
+class FlowIssue:
+    file: str
+    state: str | None
+    property: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.state is not None:
+            where.append(f"state {self.state!r}")
+        if self.property is not None:
+            where.append(f"property {self.property!r}")
+        return ": ".join([*where, self.message])
+
+
+@cache
+def flow_schema_validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def load_flow_file(path: str | Path) -> tuple[dict[str, Any] | None, list[FlowIssue]]:
+    """Read and validate one flow file.
+
+    The definition is returned whenever the file holds a JSON object, even an invalid flow, so a
+    caller can still show it; the flow is usable only when the issue list is empty.
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [FlowIssue(file, None, None, f"cannot read file: {error}")]
+    try:
+        definition = json.loads(text)
+    except json.JSONDecodeError as error:
+        message = f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        return None, [FlowIssue(file, None, None, message)]
+    if not isinstance(definition, dict):
+        return None, [FlowIssue(file, None, None, "a flow definition must be a JSON object")]
+    return definition, validate_flow(definition, file=file)
+
+
+def validate_flow(definition: dict[str, Any], *, file: str) -> list[FlowIssue]:
+    schema_issues = [
+        _schema_issue(error, definition, file)
+        for error in sorted(flow_schema_validator().iter_errors(definition), key=_error_order)
+    ]
+    if schema_issues:
+        # The semantic checks rely on the frame the schema guarantees.
+        return schema_issues
+    return _FlowChecker(definition, file).issues()
+
+
+def _error_order(error: ValidationError) -> tuple[str, ...]:
+    return tuple(str(p) for p in error.absolute_path)
+
+
+def _schema_issue(error: ValidationError, definition: dict[str, Any], file: str) -> FlowIssue:
+    path = list(error.absolute_path)
+    state: str | None = None
+    if len(path) >= 2 and path[0] == "states" and isinstance(path[1], int):
+        raw = definition["states"][path[1]]
+        name = raw.get("name") if isinstance(raw, dict) else None
+        state = name if isinstance(name, str) and name else f"#{path[1]}"
+        path = path[2:]
+    prop, message = _describe(error, path)
+    return FlowIssue(file, state, prop, message)
+
+
+def _describe(error: ValidationError, path: list[str | int]) -> tuple[str | None, str]:
+    """The property an error is about and a message a flow designer can act on."""
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [p for p in error.validator_value if p not in error.instance]
+        if missing:
+            return property_path([*path, missing[0]]), "required property missing"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {})
+        extra = [p for p in error.instance if p not in allowed]
+        if extra:
+            return property_path([*path, extra[0]]), "unknown property"
+    return property_path(path), error.message
+
+
+def property_path(path: list[str | int]) -> str | None:
+    """``["parameters", 0, "key"]`` -> ``parameters[0].key``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or None
+
+
+class _FlowChecker:
+    """The checks that need the whole flow: names, wiring, widget types and templates."""
+
+    def __init__(self, definition: dict[str, Any], file: str) -> None:
+        self.definition = definition
+        self.file = file
+        self.states: list[dict[str, Any]] = definition["states"]
+        self.names = {state["name"] for state in self.states}
+        self.found: list[FlowIssue] = []
+
+    def issue(self, state: str | None, prop: str | None, message: str) -> None:
+        self.found.append(FlowIssue(self.file, state, prop, message))
+
+    def issues(self) -> list[FlowIssue]:
+        self.check_duplicates()
+        initial = self.definition["initial_state"]
+        if initial not in self.names:
+            self.issue(None, "initial_state", f"names no state: {initial!r}")
+        for state in self.states:
+            self.check_state(state)
+        if initial in self.names:
+            self.check_reachable(initial)
+        return self.found
+
+    def check_duplicates(self) -> None:
+        seen: set[str] = set()
+        for state in self.states:
+            if state["name"] in seen:
+                self.issue(state["name"], None, "duplicate state name")
+            seen.add(state["name"])
+
+    def check_reachable(self, initial: str) -> None:
+        targets: dict[str, list[str]] = {}
+        for state in self.states:
+            nexts = [t.get("next") for t in state.get("transitions", [])]
+            targets.setdefault(state["name"], []).extend(n for n in nexts if n)
+        reached = {initial}
+        queue = deque([initial])
+        while queue:
+            for target in targets.get(queue.popleft(), []):
+                if target not in reached and target in self.names:
+                    reached.add(target)
+                    queue.append(target)
+        for state in self.states:
+            if state["name"] not in reached:
+                self.issue(state["name"], None, f"unreachable from initial_state {initial!r}")
+
+    def check_state(self, state: dict[str, Any]) -> None:
+        name, kind = state["name"], state["type"]
+        props = {k: v for k, v in (state.get("properties") or {}).items() if k != "offset"}
+        widget = REGISTRY.get(kind)
+        if kind in VOICE_ONLY and widget is None:
+            self.issue(
+                name,
+                None,
+                f"widget type {kind!r} is voice-only; Threadline runs messaging flows "
+                f"(state {name!r} cannot run here)",
+            )
+        elif widget is None and kind not in KNOWN_STUDIO_MESSAGING:
+            self.issue(name, None, f"unknown widget type {kind!r}")
+        if widget is not None:
+            self.check_properties(name, props, widget.properties_schema)
+        for index, transition in enumerate(state.get("transitions", [])):
+            where = f"transitions[{index}]"
+            if widget is not None and transition["event"] not in widget.events:
+                self.issue(
+                    name,
+                    f"{where}.event",
+                    f"widget type {kind!r} has no event {transition['event']!r} "
+                    f"(it has: {', '.join(widget.events)})",
+                )
+            target = transition.get("next")
+            if target and target not in self.names:
+                self.issue(name, f"{where}.next", f"names no state: {target!r}")
+            self.check_conditions(name, kind, where, transition)
+        self.check_templates(name, props)
+
+    def check_properties(self, name: str, props: dict[str, Any], schema: dict[str, Any]) -> None:
+        validator = Draft202012Validator(schema)
+        for error in sorted(validator.iter_errors(props), key=_error_order):
+            prop, message = _describe(error, list(error.absolute_path))
+            self.issue(name, prop, message)
+
+    def check_conditions(
+        self, name: str, kind: str, where: str, transition: dict[str, Any]
+    ) -> None:
+        conditions = transition.get("conditions") or []
+        if kind == "split-based-on" and transition["event"] == "match" and not conditions:
+            self.issue(name, f"{where}.conditions", "a match transition needs conditions")
+        for index, condition in enumerate(conditions):
+            prefix = f"{where}.conditions[{index}]"
+            if condition["type"] not in OPERATORS:
+                self.issue(name, f"{prefix}.type", f"unknown operator {condition['type']!r}")
+            self.check_templates(name, condition, prefix)
+
+    def check_templates(self, name: str, value: Any, prefix: str | None = None) -> None:
+        for path, source in _template_strings(value, [prefix] if prefix else []):
+            # Runs render broken markup and unknown filters as empty, as Studio does; designers
+            # hear about them here, from the strict twin of the run-time environment.
+            try:
+                template = STRICT_ENV.from_string(source)
+            except LiquidError as error:
+                summary = str(error).splitlines()[0]
+                self.issue(name, property_path(path), f"Liquid syntax error: {summary}")
+                continue
+            for unknown in sorted(set(template.filter_names()) - set(STRICT_ENV.filters)):
+                self.issue(name, property_path(path), f"Liquid: unknown filter {unknown!r}")
+
+
+def _template_strings(value: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    """Every string holding Liquid markup inside ``value``, with its path."""
+    if isinstance(value, str):
+        if any(marker in value for marker in MARKUP):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _template_strings(item, [*path, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _template_strings(item, [*path, index])
