@@ -24,7 +24,13 @@ from server.engine.widget import WidgetCall, WidgetResult, WidgetType
 
 from .harness import CUSTOMER, Runner, body, flow_of, new_execution, one, state, trigger
 
-CHILD_FIXTURE = Path("/work/shared/fixtures/studio/daily-sit-down-child.json")
+CHILD_FIXTURE = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "fixtures"
+    / "studio"
+    / "daily-sit-down-child.json"
+)
 
 CONTEXT: dict[str, Any] = {
     "trigger": {"message": {"Body": " Hello World ", "From": CUSTOMER}},

@@ -15,7 +15,7 @@ from server.engine import effects as fx
 
 from .harness import AT, CUSTOMER, FLOW_ADDRESS, Runner, body, new_execution, one, path
 
-FIXTURE = Path("/work/shared/fixtures/studio/nps-survey.json")
+FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "studio" / "nps-survey.json"
 
 
 @pytest.fixture
