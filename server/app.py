@@ -1,18 +1,21 @@
-"""The ASGI application: wires settings, store, runtime, channels and routes together."""
+"""The ASGI application: wires settings, store, runtime and the areas' routes together."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route
 
+from server.areas import Services
 from server.config import Settings
 from server.runtime import metrics
 from server.runtime.flows import FlowRegistry
@@ -22,11 +25,13 @@ from server.store import Store
 from server.web import admin_api
 from server.web.limits import BodySizeLimit
 from server.web.openapi import openapi
-from server.web.webchat import WebchatHub, WebchatSender, webchat_endpoint
 
 log = logging.getLogger("threadline")
 
 STATIC = Path(__file__).parent / "static"
+
+# Each area contributes routes and wires itself into the runtime (see server/areas.py).
+AREAS: tuple[str, ...] = ("server.web.webchat_area",)
 
 
 class FlowLoadError(RuntimeError):
@@ -45,45 +50,57 @@ async def demo_page(request: Request) -> Response:
     return FileResponse(STATIC / "index.html")
 
 
+async def _start(settings: Settings) -> Services:
+    store = await Store.open(settings.database_url)
+    flows = FlowRegistry(store)
+    for problem in await flows.load_dir(settings.flows_dir):
+        log.error("flow problem: %s", problem)
+    if flows.latest(settings.default_flow) is None:
+        await store.close()
+        raise FlowLoadError(
+            f"the default flow {settings.default_flow!r} is not in {settings.flows_dir} "
+            "or is invalid (see the errors above)"
+        )
+    http = FlowHttpClient(HttpGuard(settings.http_allow_private, settings.http_allowed_hosts))
+    runtime = Runtime(store, flows, http, default_flow=settings.default_flow)
+    return Services(settings, store, runtime)
+
+
 def create_app(settings: Settings) -> Starlette:
+    areas: list[ModuleType] = [importlib.import_module(name) for name in AREAS]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await Store.open(settings.database_url)
-        flows = FlowRegistry(store)
-        problems = await flows.load_dir(settings.flows_dir)
-        for problem in problems:
-            log.error("flow problem: %s", problem)
-        if flows.latest(settings.default_flow) is None:
-            await store.close()
-            raise FlowLoadError(
-                f"the default flow {settings.default_flow!r} is not in {settings.flows_dir} "
-                "or is invalid (see the errors above)"
-            )
-        http = FlowHttpClient(HttpGuard(settings.http_allow_private, settings.http_allowed_hosts))
-        runtime = Runtime(store, flows, http, default_flow=settings.default_flow)
-        hub = WebchatHub()
-        runtime.senders["webchat"] = WebchatSender()
-        runtime.message_listeners.append(hub.on_message)
-        app.state.settings = settings
-        app.state.store = store
-        app.state.runtime = runtime
-        app.state.webchat_hub = hub
-        await runtime.start()
-        log.info("serving flows %s from %s", ", ".join(flows.names()), settings.flows_dir)
+        services = await _start(settings)
+        app.state.services = services
+        app.state.store = services.store
+        app.state.runtime = services.runtime
+        for area in areas:
+            await area.setup(services)
+        for name, value in services.extras.items():
+            setattr(app.state, name, value)
+        await services.runtime.start()
+        names = ", ".join(services.runtime.flows.names())
+        log.info("serving flows %s from %s", names, settings.flows_dir)
         try:
             yield
         finally:
-            await runtime.stop()
-            await store.close()
+            for area in reversed(areas):
+                teardown = getattr(area, "teardown", None)
+                if teardown is not None:
+                    await teardown(services)
+            await services.runtime.stop()
+            await services.store.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", demo_page, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         *admin_api.routes,
-        WebSocketRoute("/channels/webchat/ws", webchat_endpoint),
     ]
+    for area in areas:
+        routes.extend(area.routes(settings))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.state.settings = settings

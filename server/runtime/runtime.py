@@ -8,9 +8,10 @@ before any of its effects leaves the process: a crash can repeat an effect, neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 EffectHandler = Callable[[RowMapping, fx.Effect], Awaitable[Result]]
 # Called with (conversation, message) for every stored message, inbound and outbound.
 MessageListener = Callable[[RowMapping, RowMapping], Awaitable[None]]
+# Rewrites the trigger fields of an inbound message before its flow sees them (for example a
+# numbered answer on SMS matched back to the choice it picks).
+InboundRewriter = Callable[[RowMapping, RowMapping, dict[str, Any]], Awaitable[dict[str, Any]]]
+# Told (conversation id, busy) when the bot starts and stops working on a conversation, for
+# typing indicators.
+ActivityListener = Callable[[str, bool], Awaitable[None]]
 
 
 class Runtime:
@@ -57,6 +64,9 @@ class Runtime:
         self.effect_handlers: dict[type, EffectHandler] = {fx.HttpRequest: self._perform_http}
         self.custom_handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
         self.message_listeners: list[MessageListener] = []
+        self.inbound_rewriters: list[InboundRewriter] = []
+        self.activity_listeners: list[ActivityListener] = []
+        self._busy: dict[str, int] = {}
         # Conversations handed to agents get their inbound messages here instead of the flow.
         self.agent_inbound: MessageListener | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -103,9 +113,34 @@ class Runtime:
         return ingested
 
     def dispatch_inbound(self, conversation_id: str, message_id: str) -> asyncio.Future[Any]:
-        return self.serial.submit(
-            conversation_id, lambda: self._handle_inbound(conversation_id, message_id)
-        )
+        async def job() -> None:
+            async with self.working(conversation_id):
+                await self._handle_inbound(conversation_id, message_id)
+
+        return self.serial.submit(conversation_id, job)
+
+    @contextlib.asynccontextmanager
+    async def working(self, conversation_id: str) -> AsyncIterator[None]:
+        """Mark the bot busy on a conversation while the block runs (nested uses count)."""
+        count = self._busy.get(conversation_id, 0)
+        self._busy[conversation_id] = count + 1
+        if count == 0:
+            await self._tell_activity(conversation_id, True)
+        try:
+            yield
+        finally:
+            count = self._busy.pop(conversation_id, 1) - 1
+            if count:
+                self._busy[conversation_id] = count
+            else:
+                await self._tell_activity(conversation_id, False)
+
+    async def _tell_activity(self, conversation_id: str, busy: bool) -> None:
+        for listener in self.activity_listeners:
+            try:
+                await listener(conversation_id, busy)
+            except Exception:
+                log.exception("activity listener failed")
 
     async def _handle_inbound(self, conversation_id: str, message_id: str) -> None:
         conversation = await self.store.conversation(conversation_id)
@@ -118,6 +153,8 @@ class Runtime:
             await self.store.mark_handled(message_id)
             return
         fields = dict(message["fields"] or {"Body": message["text"]})
+        for rewrite in self.inbound_rewriters:
+            fields = await rewrite(conversation, message, fields)
         execution = await self.store.active_execution(conversation_id)
         now = time.time()
         if execution is None:
@@ -271,6 +308,12 @@ class Runtime:
     # --- effects --------------------------------------------------------------------------
 
     async def _perform(
+        self, conversation: RowMapping, execution_id: str, effect: fx.Effect
+    ) -> None:
+        async with self.working(conversation["id"]):
+            await self._perform_effect(conversation, execution_id, effect)
+
+    async def _perform_effect(
         self, conversation: RowMapping, execution_id: str, effect: fx.Effect
     ) -> None:
         handler = self.effect_handlers.get(type(effect))

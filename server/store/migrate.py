@@ -22,7 +22,9 @@ def alembic_config(connection: Any = None) -> Config:
 
 async def upgrade(engine: AsyncEngine) -> None:
     def _run(sync_connection: Any) -> None:
-        command.upgrade(alembic_config(sync_connection), "head")
+        # "heads": areas add their tables in revisions that branch from the baseline, so
+        # concurrent work never fights over one revision chain.
+        command.upgrade(alembic_config(sync_connection), "heads")
 
     async with engine.begin() as conn:
         await conn.run_sync(_run)

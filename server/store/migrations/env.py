@@ -9,7 +9,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from server.store.schema import metadata
+from server.store.all_tables import schema
+
+metadata = schema.metadata
 
 config = context.config
 
