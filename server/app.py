@@ -31,7 +31,10 @@ log = logging.getLogger("threadline")
 STATIC = Path(__file__).parent / "static"
 
 # Each area contributes routes and wires itself into the runtime (see server/areas.py).
-AREAS: tuple[str, ...] = ("server.web.webchat_area",)
+AREAS: tuple[str, ...] = (
+    "server.web.webchat_area",
+    "server.nlu_area",
+)
 
 
 class FlowLoadError(RuntimeError):

@@ -27,7 +27,12 @@ Subparsers = argparse._SubParsersAction  # argparse exposes no public name for i
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Commands that hand their options to another parser (``nlu evaluate``) take the rest.
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "takes_rest", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     handler: Handler = args.handler
     return handler(args)
 
@@ -42,7 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     flow_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="COMMAND")
     register_flows_validate(flow_commands)
     register_flows_run(flow_commands)
+    register_nlu(commands)
     return parser
+
+
+# --- nlu evaluate --------------------------------------------------------------------------------
+
+
+def register_nlu(commands: Subparsers) -> None:
+    nlu = commands.add_parser("nlu", help="intent classification tools")
+    nlu_commands = nlu.add_subparsers(dest="nlu_command", required=True, metavar="COMMAND")
+    evaluate = nlu_commands.add_parser(
+        "evaluate",
+        help="accuracy of the bot-triage classifier on BANKING77 (options: see docs/nlu.md)",
+        add_help=False,
+    )
+    evaluate.set_defaults(handler=run_nlu_evaluate, takes_rest=True)
+
+
+def run_nlu_evaluate(args: argparse.Namespace) -> int:
+    evaluate = importlib.import_module("server.nlu.evaluate")
+    status: int = evaluate.main(args.rest)
+    return status
 
 
 # --- serve ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from widgets import (
+    bot_triage,
     make_http_request,
     send_and_wait_for_reply,
     send_message,
@@ -21,6 +22,7 @@ REGISTRY: dict[str, WidgetType] = {
         split_based_on,
         set_variables,
         make_http_request,
+        bot_triage,
     )
 }
 

@@ -50,7 +50,15 @@ class WidgetType:
     properties_schema: dict[str, Any]  # JSON Schema of ``properties``
     enter: Callable[[WidgetCall], WidgetResult]
     resume: Callable[[WidgetCall, Event], WidgetResult | None] = _ignore
+    # Widgets whose events depend on their properties (bot-triage fires one event per intent)
+    # name them here; validation then requires each of these extra events to be wired.
+    dynamic_events: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
     description: str = ""
+
+    def events_for(self, props: Mapping[str, Any]) -> tuple[str, ...]:
+        if self.dynamic_events is None:
+            return self.events
+        return (*self.events, *self.dynamic_events(props))
 
 
 def as_number(value: Any, default: float) -> float:

@@ -185,19 +185,25 @@ class _FlowChecker:
             self.issue(name, None, f"unknown widget type {kind!r}")
         if widget is not None:
             self.check_properties(name, props, widget.properties_schema)
+        events = widget.events_for(props) if widget is not None else ()
         for index, transition in enumerate(state.get("transitions", [])):
             where = f"transitions[{index}]"
-            if widget is not None and transition["event"] not in widget.events:
+            if widget is not None and transition["event"] not in events:
                 self.issue(
                     name,
                     f"{where}.event",
                     f"widget type {kind!r} has no event {transition['event']!r} "
-                    f"(it has: {', '.join(widget.events)})",
+                    f"(it has: {', '.join(events)})",
                 )
             target = transition.get("next")
             if target and target not in self.names:
                 self.issue(name, f"{where}.next", f"names no state: {target!r}")
             self.check_conditions(name, kind, where, transition)
+        if widget is not None and widget.dynamic_events is not None:
+            wired = {t["event"] for t in state.get("transitions", [])}
+            for event in widget.dynamic_events(props):
+                if event not in wired:
+                    self.issue(name, "transitions", f"event {event!r} has no transition")
         self.check_templates(name, props)
 
     def check_properties(self, name: str, props: dict[str, Any], schema: dict[str, Any]) -> None:
