@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,13 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from sqlalchemy import text
+
+from server.store.database import create_engine
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "test-admin-token"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def free_port() -> int:
@@ -71,7 +76,7 @@ class ServerProcess:
         if wait:
             self.wait_ready()
 
-    def wait_ready(self, timeout: float = 20) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
@@ -171,3 +176,22 @@ class ChatClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the machine's server (127.0.0.1:5432), dropped afterwards."""
+    name = "tl_" + uuid.uuid4().hex[:12]
+
+    async def admin(statement: str) -> None:
+        engine = create_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    asyncio.run(admin(f"DROP DATABASE {name} WITH (FORCE)"))

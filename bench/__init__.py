@@ -1,0 +1,1 @@
+"""Threadline's benchmark suite: ``python bench/run.py [--quick]`` (see BENCHMARKS.md)."""
