@@ -68,7 +68,9 @@ def build(data_dir: Path, auth_token: str, public_url: str) -> Starlette:
         async def op(conn: object) -> None:
             await conn.execute(  # type: ignore[attr-defined]
                 insert(inbound).values(
-                    sid=params["MessageSid"], sender=params["From"], body=params.get("Body", ""),
+                    sid=params["MessageSid"],
+                    sender=params["From"],
+                    body=params.get("Body", ""),
                     created_at=time.time(),
                 )
             )
@@ -92,5 +94,10 @@ def build(data_dir: Path, auth_token: str, public_url: str) -> Starlette:
 if __name__ == "__main__":
     port, data_dir, token, public = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
     data_dir.mkdir(parents=True, exist_ok=True)
-    uvicorn.run(build(data_dir, token, public), host="127.0.0.1", port=port, log_level="warning",
-                ws_max_size=64 * 1024)
+    uvicorn.run(
+        build(data_dir, token, public),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_max_size=64 * 1024,
+    )

@@ -39,7 +39,10 @@ def chain_flow() -> dict[str, Any]:
                 "properties": {
                     "variables": [
                         {"key": f"v{i}", "value": "{{trigger.message.Body | upcase}}-" + str(i)},
-                        {"key": "count", "value": "{{flow.variables.count | default: 0 | plus: 1}}"},
+                        {
+                            "key": "count",
+                            "value": "{{flow.variables.count | default: 0 | plus: 1}}",
+                        },
                     ]
                 },
             }
@@ -92,8 +95,14 @@ def baseline_flow(flow: CompiledFlow) -> CompiledFlow:
         for name, s in flow.states.items()
     }
     return CompiledFlow(
-        flow.sid, flow.name, flow.version, flow.definition, flow.initial_state, states,
-        flow.next_states, flow.machine,
+        flow.sid,
+        flow.name,
+        flow.version,
+        flow.definition,
+        flow.initial_state,
+        states,
+        flow.next_states,
+        flow.machine,
     )
 
 
@@ -104,8 +113,12 @@ def steps_per_second(flow: CompiledFlow, seconds: float) -> float:
     while time.perf_counter() - started < seconds:
         n += 1
         execution = Execution(
-            id=f"FN{n}", flow_sid=flow.sid, flow_version=1, conversation_id="CV1",
-            contact_id="CT1", started_at=0.0,
+            id=f"FN{n}",
+            flow_sid=flow.sid,
+            flow_version=1,
+            conversation_id="CV1",
+            contact_id="CT1",
+            started_at=0.0,
             context=new_context(flow_sid=flow.sid, execution_id=f"FN{n}"),
         )
         result = step(flow, execution, Start("incomingMessage", 1.0, message={"Body": "hello"}))

@@ -46,9 +46,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def closed_loop(
-    host: str, port: int, requests: list[bytes], connections: int
-) -> Outcome:
+async def closed_loop(host: str, port: int, requests: list[bytes], connections: int) -> Outcome:
     outcome = Outcome()
     queue = iter(requests)
 

@@ -54,10 +54,21 @@ class Server:
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "server.cli", "serve", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--flows", str(self.flows_dir),
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--flows",
+                str(self.flows_dir),
             ],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

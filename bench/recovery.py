@@ -32,10 +32,15 @@ def waiting_execution_template() -> dict[str, Any]:
     sid = flow_sid("greeting")
     flow = compile_flow(definition, widgets.REGISTRY, sid=sid, name="greeting", version=1)
     execution = Execution(
-        id="FN_ID_", flow_sid=sid, flow_version=1, conversation_id="CV_ID_", contact_id="CT_ID_",
+        id="FN_ID_",
+        flow_sid=sid,
+        flow_version=1,
+        conversation_id="CV_ID_",
+        contact_id="CT_ID_",
         started_at=time.time(),
-        context=new_context(flow_sid=sid, execution_id="FN_ID_", customer_address="WV_ID_",
-                            flow_address="default"),
+        context=new_context(
+            flow_sid=sid, execution_id="FN_ID_", customer_address="WV_ID_", flow_address="default"
+        ),
     )
     result = step(flow, execution, Start("incomingMessage", time.time(), message={"Body": "hi"}))
     assert result.execution.state == "greet"
@@ -51,8 +56,18 @@ def fill(db: Path, count: int) -> list[str]:
     tokens: list[str] = []
     con = sqlite3.connect(db)
     con.execute("PRAGMA synchronous=OFF")
-    rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in (
-        "contacts", "identities", "conversations", "messages", "executions", "timers", "sessions")}
+    rows: dict[str, list[tuple[Any, ...]]] = {
+        k: []
+        for k in (
+            "contacts",
+            "identities",
+            "conversations",
+            "messages",
+            "executions",
+            "timers",
+            "sessions",
+        )
+    }
     for i in range(count):
         key = f"{i:032x}"
         ct, cv, fn, wv = "CT" + key, "CV" + key, "FN" + key, "WV" + key
@@ -65,39 +80,103 @@ def fill(db: Path, count: int) -> list[str]:
         rows["contacts"].append((ct, None, "{}", now, now))
         rows["identities"].append(("webchat", wv, ct, 0, now))
         rows["conversations"].append(
-            (cv, ct, "webchat", "default", wv, "bot", "{}", "{}", 3, now, now, now,
-             f"webchat|default|{wv}"))
-        rows["messages"].append(("MI" + key, cv, 1, "inbound", "contact", '[{"kind":"text","text":"hi"}]',
-                                 "hi", "received", None, None, now, now, '{"Body":"hi"}', 1))
-        rows["messages"].append(("MO" + key, cv, 2, "outbound", "bot", '[{"kind":"text","text":"Hi!"}]',
-                                 "Hi!", "sent", None, waiting["request_id"], now, now, None, 1))
+            (
+                cv,
+                ct,
+                "webchat",
+                "default",
+                wv,
+                "bot",
+                "{}",
+                "{}",
+                3,
+                now,
+                now,
+                now,
+                f"webchat|default|{wv}",
+            )
+        )
+        rows["messages"].append(
+            (
+                "MI" + key,
+                cv,
+                1,
+                "inbound",
+                "contact",
+                '[{"kind":"text","text":"hi"}]',
+                "hi",
+                "received",
+                None,
+                None,
+                now,
+                now,
+                '{"Body":"hi"}',
+                1,
+            )
+        )
+        rows["messages"].append(
+            (
+                "MO" + key,
+                cv,
+                2,
+                "outbound",
+                "bot",
+                '[{"kind":"text","text":"Hi!"}]',
+                "Hi!",
+                "sent",
+                None,
+                waiting["request_id"],
+                now,
+                now,
+                None,
+                1,
+            )
+        )
         rows["executions"].append((fn, sid, 1, cv, ct, "active", "greet", data, now, now, cv))
         rows["timers"].append((waiting["timer_id"], fn, cv, far, now))
-        rows["sessions"].append((hashlib.sha256(token.encode()).hexdigest(), wv, ct, cv, "default",
-                                 2, now, now))
+        rows["sessions"].append(
+            (hashlib.sha256(token.encode()).hexdigest(), wv, ct, cv, "default", 2, now, now)
+        )
     with con:
-        con.executemany("INSERT INTO contacts (id, display_name, attributes, created_at, updated_at) "
-                        "VALUES (?,?,?,?,?)", rows["contacts"])
-        con.executemany("INSERT INTO identities (kind, value, contact_id, verified, created_at) "
-                        "VALUES (?,?,?,?,?)", rows["identities"])
+        con.executemany(
+            "INSERT INTO contacts (id, display_name, attributes, created_at, updated_at) "
+            "VALUES (?,?,?,?,?)",
+            rows["contacts"],
+        )
+        con.executemany(
+            "INSERT INTO identities (kind, value, contact_id, verified, created_at) "
+            "VALUES (?,?,?,?,?)",
+            rows["identities"],
+        )
         con.executemany(
             "INSERT INTO conversations (id, contact_id, channel, channel_account, customer_address,"
             " status, attributes, context, next_seq, last_inbound_at, created_at, updated_at,"
-            " open_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows["conversations"])
+            " open_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows["conversations"],
+        )
         con.executemany(
-            "INSERT INTO messages (id, conversation_id, seq, direction, author, parts, text, status,"
+            "INSERT INTO messages (id, conversation_id, seq, direction, author, parts, text,"
+            " status,"
             " idempotency_key, request_id, created_at, updated_at, fields, handled)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows["messages"])
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows["messages"],
+        )
         con.executemany(
             "INSERT INTO executions (id, flow_sid, flow_version, conversation_id, contact_id,"
             " status, state, data, created_at, updated_at, active_key)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows["executions"])
-        con.executemany("INSERT INTO timers (id, execution_id, conversation_id, due_at, created_at)"
-                        " VALUES (?,?,?,?,?)", rows["timers"])
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            rows["executions"],
+        )
+        con.executemany(
+            "INSERT INTO timers (id, execution_id, conversation_id, due_at, created_at)"
+            " VALUES (?,?,?,?,?)",
+            rows["timers"],
+        )
         con.executemany(
             "INSERT INTO webchat_sessions (token_hash, visitor_id, contact_id, conversation_id,"
             " channel_account, acked_seq, created_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?)",
-            rows["sessions"])
+            rows["sessions"],
+        )
     con.close()
     return tokens
 
@@ -108,7 +187,9 @@ async def _first_reply(server: Server, token: str | None) -> None:
         url += f"?token={token}&after=2"
     async with websockets.connect(url) as ws:
         await ws.recv()  # session
-        await ws.send(json.dumps({"type": "message", "text": "hello" if token is None else "billing"}))
+        await ws.send(
+            json.dumps({"type": "message", "text": "hello" if token is None else "billing"})
+        )
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
             if frame.get("type") == "message" and frame.get("direction") == "outbound":

@@ -18,8 +18,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import engine_steps, recovery, routing, sms_load, webchat_load  # noqa: E402
-from bench.common import Figure, machine  # noqa: E402
+from bench import engine_steps, recovery, routing, sms_load, webchat_load
+from bench.common import Figure, machine
 
 SCENARIOS: dict[str, Callable[[bool], list[Figure]]] = {
     "engine": engine_steps.run,
@@ -42,8 +42,7 @@ def _median_figure(samples: list[Figure]) -> Figure:
         baseline=statistics.median(baselines) if baselines else None,
         baseline_label=first.baseline_label,
         target=first.target,
-        details={**first.details, "runs": [s.value for s in samples],
-                 "baseline_runs": baselines},
+        details={**first.details, "runs": [s.value for s in samples], "baseline_runs": baselines},
     )
 
 
@@ -68,15 +67,20 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(runs):
             for figure in SCENARIOS[name](args.quick):
                 samples.setdefault(figure.name, []).append(figure)
-                print(f"   {figure.name}: {_fmt(figure.value)} {figure.unit}"
-                      f" (baseline {_fmt(figure.baseline)})", flush=True)
+                print(
+                    f"   {figure.name}: {_fmt(figure.value)} {figure.unit}"
+                    f" (baseline {_fmt(figure.baseline)})",
+                    flush=True,
+                )
         figures.extend(_median_figure(s) for s in samples.values())
     print()
     print(f"{'figure':38} {'value':>12} {'baseline':>12} {'ratio':>7}  unit / target")
     for f in figures:
         ratio = f"{f.ratio:.2f}" if f.ratio is not None else "-"
-        print(f"{f.name:38} {_fmt(f.value):>12} {_fmt(f.baseline):>12} {ratio:>7}  "
-              f"{f.unit}{'; ' + f.target if f.target else ''}")
+        print(
+            f"{f.name:38} {_fmt(f.value):>12} {_fmt(f.baseline):>12} {ratio:>7}  "
+            f"{f.unit}{'; ' + f.target if f.target else ''}"
+        )
     results = {
         "machine": machine(),
         "mode": "quick" if args.quick else "full",

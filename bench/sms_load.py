@@ -47,17 +47,26 @@ def signed_requests(path: str, customers: range, body: str, port: int, tag: str)
         signature = validator.compute_signature(PUBLIC + path, params)
         out.append(
             http_post(
-                "127.0.0.1", port, path, urlencode(params).encode(),
-                {"Content-Type": "application/x-www-form-urlencoded",
-                 "X-Twilio-Signature": signature},
+                "127.0.0.1",
+                port,
+                path,
+                urlencode(params).encode(),
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": signature,
+                },
             )
         )
     return out
 
 
 def _start(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -81,12 +90,15 @@ def _wait_count(fake_port: int, expected: int, timeout: float = 300) -> None:
 def threadline_throughput(tmp: Path, customers: int) -> tuple[float, Outcome]:
     fake_port = free_port()
     fake = _start(["bench.fake_twilio", str(fake_port)], fake_port)
-    server = Server(tmp / "threadline", env={
-        "THREADLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
-        "THREADLINE_TWILIO_AUTH_TOKEN": TOKEN,
-        "THREADLINE_TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}",
-        "THREADLINE_PUBLIC_URL": PUBLIC,
-    })
+    server = Server(
+        tmp / "threadline",
+        env={
+            "THREADLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
+            "THREADLINE_TWILIO_AUTH_TOKEN": TOKEN,
+            "THREADLINE_TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}",
+            "THREADLINE_PUBLIC_URL": PUBLIC,
+        },
+    )
     try:
         server.start()
         path = "/channels/twilio/messages"
@@ -111,17 +123,21 @@ def threadline_throughput(tmp: Path, customers: int) -> tuple[float, Outcome]:
 def threadline_latency(tmp: Path, rate: float, seconds: float) -> Outcome:
     fake_port = free_port()
     fake = _start(["bench.fake_twilio", str(fake_port)], fake_port)
-    server = Server(tmp / "threadline-latency", env={
-        "THREADLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
-        "THREADLINE_TWILIO_AUTH_TOKEN": TOKEN,
-        "THREADLINE_TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}",
-        "THREADLINE_PUBLIC_URL": PUBLIC,
-    })
+    server = Server(
+        tmp / "threadline-latency",
+        env={
+            "THREADLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
+            "THREADLINE_TWILIO_AUTH_TOKEN": TOKEN,
+            "THREADLINE_TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}",
+            "THREADLINE_PUBLIC_URL": PUBLIC,
+        },
+    )
     try:
         server.start()
         count = int(rate * seconds)
-        requests = signed_requests("/channels/twilio/messages", range(count), "hello",
-                                   server.port, "l")
+        requests = signed_requests(
+            "/channels/twilio/messages", range(count), "hello", server.port, "l"
+        )
         return asyncio.run(open_loop("127.0.0.1", server.port, requests, rate, CONNECTIONS))
     finally:
         server.stop()
@@ -152,22 +168,31 @@ def run(quick: bool) -> list[Figure]:
     ok = acks.statuses.get(200, 0) + acks.statuses.get(204, 0)
     return [
         Figure(
-            "sms_end_to_end", "msgs/s", rate, baseline=base_rate,
-            baseline_label="minimal Starlette app: signature check + SQLite insert, same durability",
+            "sms_end_to_end",
+            "msgs/s",
+            rate,
+            baseline=base_rate,
+            baseline_label="Starlette app: signature check + SQLite insert, same durability",
             target=">= 1,500 msgs/s on SQLite; >= 50% of the baseline",
             details={
-                "messages": 2 * customers, "acknowledged_ok": ok, "statuses": acks.statuses,
+                "messages": 2 * customers,
+                "acknowledged_ok": ok,
+                "statuses": acks.statuses,
                 "ack_p50_ms": percentile(acks.latencies_ms, 50),
                 "ack_p99_ms": percentile(acks.latencies_ms, 99),
                 "baseline_p99_ms": percentile(base.latencies_ms, 99),
             },
         ),
         Figure(
-            "sms_latency_at_500_per_s_p99_ms", "ms", percentile(latency.latencies_ms, 99),
+            "sms_latency_at_500_per_s_p99_ms",
+            "ms",
+            percentile(latency.latencies_ms, 99),
             target="p99 <= 50 ms at 500 msgs/s",
             details={
-                "offered_rate": 500, "achieved_rate": latency.rate,
-                "p50_ms": percentile(latency.latencies_ms, 50), "statuses": latency.statuses,
+                "offered_rate": 500,
+                "achieved_rate": latency.rate,
+                "p50_ms": percentile(latency.latencies_ms, 50),
+                "statuses": latency.statuses,
             },
         ),
     ]

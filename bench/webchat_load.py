@@ -99,7 +99,9 @@ def _baseline_process(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.baseline_app", str(port), str(data_dir), "x", "http://x"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import httpx
 
@@ -138,16 +140,24 @@ def run(quick: bool) -> list[Figure]:
     gc.collect()
     return [
         Figure(
-            "webchat_idle_kib_per_session", "KiB", idle_kib, baseline=base_idle_kib,
+            "webchat_idle_kib_per_session",
+            "KiB",
+            idle_kib,
+            baseline=base_idle_kib,
             baseline_label="bare Starlette WebSocket endpoint holding the same sockets",
-            target="<= 20 KiB per idle session", details={"sessions": idle_count},
+            target="<= 20 KiB per idle session",
+            details={"sessions": idle_count},
         ),
         Figure(
-            "webchat_chat_msgs_per_s", "msgs/s", rate, baseline=base_rate,
+            "webchat_chat_msgs_per_s",
+            "msgs/s",
+            rate,
+            baseline=base_rate,
             baseline_label="echo endpoint, same frames",
             details={
                 "sessions": chat_count,
-                "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+                "p50_ms": percentile(latencies, 50),
+                "p99_ms": percentile(latencies, 99),
                 "baseline_p50_ms": percentile(base_latencies, 50),
                 "baseline_p99_ms": percentile(base_latencies, 99),
             },
