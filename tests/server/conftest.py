@@ -178,7 +178,6 @@ class ChatClient:
         await self.ws.close()
 
 
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database on the machine's server (127.0.0.1:5432), dropped afterwards."""
