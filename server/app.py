@@ -34,6 +34,11 @@ STATIC = Path(__file__).parent / "static"
 AREAS: tuple[str, ...] = (
     "server.web.webchat_area",
     "server.nlu_area",
+    "server.channels_area",
+    "server.app_area",
+    "server.flows_area",
+    "server.flows_tools_area",
+    "server.agents_area",
 )
 
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from server.flows import script as scripts
+from server.flows.diagram import flow_graph, render_mermaid, render_svg
 from server.flows.loader import SCHEMA_SUFFIX, flow_files
 from server.flows.simulator import Simulator
-from server.flows.validation import FlowIssue, load_flow_file
+from server.flows.validation import FlowIssue, flow_schema_validator, load_flow_file
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # invalid flows, a script mismatch
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     flow_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="COMMAND")
     register_flows_validate(flow_commands)
     register_flows_run(flow_commands)
+    register_flows_diagram(flow_commands)
     register_nlu(commands)
     return parser
 
@@ -179,6 +181,40 @@ def run_flows_run(args: argparse.Namespace) -> int:
         print(f"{args.script}: mismatch at {mismatch}", file=sys.stderr)
         return EXIT_FAILED
     print(f"ok  {args.script}: {script_run.checked} bot replies matched")
+    return EXIT_OK
+
+
+# --- flows diagram -------------------------------------------------------------------------------
+
+
+def register_flows_diagram(commands: Subparsers) -> None:
+    diagram = commands.add_parser("diagram", help="draw a flow as SVG or Mermaid text")
+    diagram.add_argument("flow", metavar="FLOW", help="a flow file, or a flow name in --flows")
+    diagram.add_argument("--format", choices=("svg", "mermaid"), default="svg")
+    diagram.add_argument("--output", "-o", type=Path, help="write here instead of to stdout")
+    diagram.add_argument("--flows", type=Path, default=Path("./flows"), dest="flows_dir")
+    diagram.set_defaults(handler=run_flows_diagram)
+
+
+def run_flows_diagram(args: argparse.Namespace) -> int:
+    path = find_flow(args.flow, args.flows_dir)
+    definition, issues = load_flow_file(path)
+    if definition is None or not flow_schema_validator().is_valid(definition):
+        # Only a flow whose frame holds (states with transitions) can be drawn at all.
+        print_issues(issues)
+        return EXIT_USAGE
+    # A flow that is wired wrong is still worth seeing: draw it, and say what is wrong.
+    print_issues(issues)
+    graph = flow_graph(definition)
+    if args.format == "mermaid":
+        text = render_mermaid(graph)
+    else:
+        text = render_svg(graph, title=path.stem) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
 

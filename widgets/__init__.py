@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from widgets import (
     bot_triage,
+    business_hours,
+    crm_lookup,
     make_http_request,
+    run_function,
+    run_subflow,
     send_and_wait_for_reply,
     send_message,
+    send_to_agent,
+    send_to_flex,
     set_variables,
     split_based_on,
     trigger,
+    wait_for_event,
 )
 from widgets.base import WidgetType
 
@@ -23,6 +30,13 @@ REGISTRY: dict[str, WidgetType] = {
         set_variables,
         make_http_request,
         bot_triage,
+        run_function,
+        run_subflow,
+        wait_for_event,
+        crm_lookup,
+        business_hours,
+        send_to_agent,
+        send_to_flex,
     )
 }
 

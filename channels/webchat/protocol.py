@@ -1,9 +1,12 @@
 """The web chat frame protocol: parse client frames, render server frames. No I/O.
 
-Client frames: ``message`` (text, optional ``client_id`` for idempotent resends and
-``choice_id`` when a choice button was picked), ``ack`` (highest ``seq`` displayed), ``ping``.
+Client frames: ``message`` (text, optional ``client_id`` for idempotent resends, ``choice_id``
+when a choice button was picked, ``attachments``: upload ids), ``ack`` (highest ``seq``
+displayed), ``read`` (highest ``seq`` the visitor has seen), ``typing``, ``history`` (a page of
+older messages), ``prechat`` (the pre-chat form), ``ping``.
 Server frames: ``session`` first, then ``message`` (one per stored message, in ``seq`` order),
-``error``, ``pong``.
+``typing``, ``read``, ``history``, ``prechat_saved``, ``error``, ``pong``.
+docs/webchat.md describes every frame.
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ from server.model import (
     ChoiceReplyPart,
     Identity,
     InboundEnvelope,
+    MediaPart,
     Part,
     TextPart,
 )
 
 CHANNEL = "webchat"
+MAX_ATTACHMENTS = 5
+MAX_HISTORY_PAGE = 100
+MAX_PRECHAT_VALUE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +36,33 @@ class ChatMessage:
     text: str
     client_id: str | None = None
     choice_id: str | None = None
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
     seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    typing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    before: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prechat:
+    fields: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +76,14 @@ class FrameError:
     message: str
 
 
-ClientFrame = ChatMessage | Ack | Ping
+ClientFrame = ChatMessage | Ack | Read | Typing | History | Prechat | Ping
+
+
+def _seq(data: dict[str, Any], name: str) -> int | FrameError:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return FrameError("bad_field", f"field '{name}' must be a non-negative integer")
+    return value
 
 
 def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame | FrameError:
@@ -69,26 +105,69 @@ def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame | FrameError
         for name, value in (("client_id", client_id), ("choice_id", choice_id)):
             if value is not None and (not isinstance(value, str) or len(value) > 128):
                 return FrameError("bad_field", f"field '{name}' must be a string of <= 128 chars")
-        if not text.strip() and choice_id is None:
+        attachments = data.get("attachments") or []
+        if (
+            not isinstance(attachments, list)
+            or len(attachments) > MAX_ATTACHMENTS
+            or not all(isinstance(a, str) and 0 < len(a) <= 128 for a in attachments)
+        ):
+            return FrameError(
+                "bad_field", f"field 'attachments': at most {MAX_ATTACHMENTS} upload ids"
+            )
+        if not text.strip() and choice_id is None and not attachments:
             return FrameError("bad_field", "field 'text' is empty")
-        return ChatMessage(text, client_id, choice_id)
-    if kind == "ack":
-        seq = data.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            return FrameError("bad_field", "field 'seq' must be a non-negative integer")
-        return Ack(seq)
+        return ChatMessage(text, client_id, choice_id, tuple(attachments))
+    if kind in ("ack", "read"):
+        seq = _seq(data, "seq")
+        if isinstance(seq, FrameError):
+            return seq
+        return Ack(seq) if kind == "ack" else Read(seq)
+    if kind == "typing":
+        return Typing(bool(data.get("typing", True)))
+    if kind == "history":
+        before = _seq(data, "before")
+        if isinstance(before, FrameError):
+            return before
+        limit = data.get("limit", 50)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            return FrameError("bad_field", "field 'limit' must be a positive integer")
+        return History(before, min(limit, MAX_HISTORY_PAGE))
+    if kind == "prechat":
+        fields = data.get("fields")
+        if not isinstance(fields, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) <= MAX_PRECHAT_VALUE
+            for k, v in fields.items()
+        ):
+            return FrameError("bad_field", "field 'fields' must be an object of strings")
+        return Prechat(dict(fields))
     if kind == "ping":
         return Ping()
     return FrameError("unknown_type", f"unknown frame type {kind!r}")
 
 
-def envelope(message: ChatMessage, *, visitor_id: str, account: str) -> InboundEnvelope:
+def envelope(
+    message: ChatMessage,
+    *,
+    visitor_id: str,
+    account: str,
+    media: tuple[MediaPart, ...] = (),
+) -> InboundEnvelope:
+    """The inbound envelope of a visitor's message; ``media`` are its resolved attachments."""
     parts: tuple[Part, ...]
     if message.choice_id is not None:
         parts = (ChoiceReplyPart(message.choice_id, message.text or message.choice_id),)
-    else:
+    elif message.text.strip():
         parts = (TextPart(message.text),)
+    else:
+        parts = ()
+    parts += media
     body = message.text or (message.choice_id or "")
+    fields = {"Body": body, "From": visitor_id, "To": account, "ChannelType": "web"}
+    # Twilio's media fields, so Studio flows written for MMS read web chat uploads the same way.
+    fields["NumMedia"] = str(len(media))
+    for index, part in enumerate(media):
+        fields[f"MediaUrl{index}"] = part.url or ""
+        fields[f"MediaContentType{index}"] = part.content_type or ""
     return InboundEnvelope(
         channel=CHANNEL,
         channel_account=account,
@@ -96,11 +175,11 @@ def envelope(message: ChatMessage, *, visitor_id: str, account: str) -> InboundE
         identities=(Identity("webchat", visitor_id),),
         parts=parts,
         idempotency_key=f"{visitor_id}:{message.client_id}" if message.client_id else None,
-        fields={"Body": body, "From": visitor_id, "To": account, "ChannelType": "web"},
+        fields=fields,
     )
 
 
-def message_frame(message: dict[str, Any]) -> dict[str, Any]:
+def message_frame(message: dict[str, Any], client_id: str | None = None) -> dict[str, Any]:
     """A stored message (as ``server.runtime.rows.message_json`` renders it) as a frame."""
     frame: dict[str, Any] = {
         "type": "message",
@@ -117,20 +196,40 @@ def message_frame(message: dict[str, Any]) -> dict[str, Any]:
             frame["choices"] = part["choices"]
         elif part.get("kind") == "media":
             frame.setdefault("media", []).append(
-                {k: part[k] for k in ("url", "content_type", "filename") if part.get(k)}
+                {
+                    k: part[k]
+                    for k in ("url", "content_type", "filename", "media_kind")
+                    if part.get(k)
+                }
             )
         elif part.get("kind") == "choice_reply":
             frame["choice_id"] = part["choice_id"]
+    if client_id:
+        frame["client_id"] = client_id
     return frame
 
 
-def session_frame(token: str, conversation_id: str, resumed: bool) -> dict[str, Any]:
+def session_frame(token: str, conversation_id: str, resumed: bool, **extra: Any) -> dict[str, Any]:
+    """The first frame on every socket; ``extra`` adds seq marks and the signed-in user."""
     return {
         "type": "session",
         "token": token,
         "conversation_id": conversation_id,
         "resumed": resumed,
+        **extra,
     }
+
+
+def typing_frame(author: str, typing: bool) -> dict[str, Any]:
+    return {"type": "typing", "author": author, "typing": typing}
+
+
+def read_frame(reader: str, seq: int) -> dict[str, Any]:
+    return {"type": "read", "reader": reader, "seq": seq}
+
+
+def history_frame(messages: list[dict[str, Any]], before: int, more: bool) -> dict[str, Any]:
+    return {"type": "history", "before": before, "messages": messages, "more": more}
 
 
 def error_frame(code: str, message: str) -> dict[str, Any]:

@@ -46,12 +46,17 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class CallFunction:
-    """Call a registered Python callable or a configured HTTP function by name or URL."""
+    """Call a registered Python callable or a configured HTTP function by name or URL.
+
+    ``function`` names it (a Studio function SID or a Threadline name); ``url`` is where it is
+    served when neither a registered callable nor the functions file knows the name.
+    """
 
     request_id: str
     function: str
     parameters: dict[str, Any]
     timeout: float = 10.0
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

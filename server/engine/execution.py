@@ -29,6 +29,11 @@ class Execution:
     repeat_count: int = 0  # how many times in a row ``state`` was entered
     updated_at: float = 0.0
     ended_reason: str | None = None
+    # A subflow's execution: the parent it reports to when it ends, the request the parent
+    # waits on, and how deep it is nested (bounded so a flow cannot call itself forever).
+    parent_id: str | None = None
+    parent_request_id: str | None = None
+    depth: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

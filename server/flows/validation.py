@@ -27,7 +27,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "flows" / "flow.schema.json"
 
 # Studio messaging widgets whose modules are being written: known, so Studio exports that use
 # them validate, but their events and properties are not checked until they are registered.
-KNOWN_STUDIO_MESSAGING = frozenset({"run-function", "run-subflow", "send-to-flex"})
+KNOWN_STUDIO_MESSAGING: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

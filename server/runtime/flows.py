@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 import widgets
 from server.engine import CompiledFlow, compile_flow
 from server.flows.loader import definition_hash, flow_sid, load_flow_dir
 from server.store import Store
+from server.store.schema import flows as flows_table
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +89,13 @@ class FlowRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._latest)
+
+    async def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every stored version of a flow, oldest first: ``version``, ``hash``, ``created_at``."""
+        query = (
+            select(flows_table.c.version, flows_table.c.hash, flows_table.c.created_at)
+            .where(flows_table.c.sid == flow_sid(name))
+            .order_by(flows_table.c.version)
+        )
+        async with self.store.engine.connect() as conn:
+            return [dict(row._mapping) for row in (await conn.execute(query)).all()]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -57,12 +57,30 @@ class HttpOutcome:
     error: str | None = None
 
 
+def rewrite_url(url: str, rewrites: dict[str, str]) -> str:
+    """Send a URL whose host is in ``rewrites`` to the mapped base URL, keeping path and query.
+
+    ``THREADLINE_HTTP_REWRITE`` fills the map: staging and tests run imported Studio flows
+    unchanged while their public hosts are answered by a local stand-in.
+    """
+    parts = urlsplit(url)
+    base = rewrites.get(parts.hostname or "")
+    if base is None:
+        return url
+    target = urlsplit(base)
+    path = target.path.rstrip("/") + parts.path
+    return urlunsplit((target.scheme, target.netloc, path, parts.query, parts.fragment))
+
+
 class FlowHttpClient:
-    def __init__(self, guard: HttpGuard) -> None:
+    def __init__(self, guard: HttpGuard, rewrites: dict[str, str] | None = None) -> None:
         self.guard = guard
+        self.rewrites: dict[str, str] = dict(rewrites or {})  # host -> base URL
         self._client = httpx.AsyncClient(follow_redirects=False)
 
     async def perform(self, request: HttpRequest) -> HttpOutcome:
+        if self.rewrites:
+            request = replace(request, url=rewrite_url(request.url, self.rewrites))
         try:
             await self.guard.check(request.url)
         except (BlockedAddress, socket.gaierror, OSError) as exc:

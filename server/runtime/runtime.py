@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -20,6 +21,7 @@ from channels.base import Sender, SendOutcome
 from server.engine import CompiledFlow, Execution, new_context, step
 from server.engine import effects as fx
 from server.engine.events import DeliveryFailed, Event, InboundMessage, Result, Start, TimerFired
+from server.engine.execution import ACTIVE, ENDED
 from server.model import InboundEnvelope, new_id, part_to_dict, text_of
 from server.runtime import metrics
 from server.runtime.flows import FlowRegistry
@@ -31,6 +33,9 @@ from server.store import Store
 from server.store.writes import Ingested, OutboundDraft, StepWrite
 
 log = logging.getLogger(__name__)
+
+# Subflows may call subflows; a flow that calls itself would otherwise nest until the disk fills.
+MAX_SUBFLOW_DEPTH = 10
 
 # A handler performs one kind of effect and returns the Result the execution waits for.
 EffectHandler = Callable[[RowMapping, fx.Effect], Awaitable[Result]]
@@ -249,6 +254,7 @@ class Runtime:
         if consumed_timer:
             write.timers_cancelled.append(consumed_timer)
         later: list[fx.Effect] = []
+        subflows: list[fx.StartSubflow] = []
         for effect in result.effects:
             if isinstance(effect, fx.SendMessage):
                 write.outbound.append(
@@ -271,6 +277,8 @@ class Runtime:
                 target.update(effect.attributes)
             elif isinstance(effect, fx.EndExecution):
                 metrics.EXECUTIONS_ENDED.labels(effect.status).inc()
+            elif isinstance(effect, fx.StartSubflow):
+                subflows.append(effect)
             else:
                 later.append(effect)
         outbound = await self.store.write_step(write)
@@ -280,14 +288,62 @@ class Runtime:
             self.spawn(self._deliver(conversation, row))
         for effect in later:
             self.spawn(self._perform(conversation, execution.id, effect))
+        # Subflows start inside this conversation's serial job: the child is the conversation's
+        # active execution before the next inbound message is looked at.
+        for subflow in subflows:
+            await self._start_subflow(result.execution, subflow, conversation)
+        if result.execution.status != ACTIVE and result.execution.parent_id:
+            self._return_to_parent(result.execution)
         return True
+
+    async def _start_subflow(
+        self, parent: Execution, effect: fx.StartSubflow, conversation: RowMapping
+    ) -> None:
+        now = time.time()
+        flow = self.flows.latest(effect.flow)
+        problem = None
+        if flow is None:
+            problem = f"no flow {effect.flow!r} (name, SID or configured Studio SID alias)"
+        elif parent.depth + 1 >= MAX_SUBFLOW_DEPTH:
+            problem = f"subflows nested deeper than {MAX_SUBFLOW_DEPTH}"
+        if flow is None or problem:
+            self.feed(
+                conversation["id"], parent.id, Result(effect.request_id, now, False, error=problem)
+            )
+            return
+        child = replace(
+            self.new_execution(flow, conversation, now),
+            parent_id=parent.id,
+            parent_request_id=effect.request_id,
+            depth=parent.depth + 1,
+        )
+        start = Start("incomingParent", now, parameters=dict(effect.parameters))
+        await self.apply(flow, child, start, conversation, created=True)
+
+    def _return_to_parent(self, child: Execution) -> None:
+        """A subflow ended: its flow variables become the parent's ``widgets.NAME.*``."""
+        assert child.parent_id and child.conversation_id
+        variables = dict(child.context.get("flow", {}).get("variables", {}))
+        ok = child.status == ENDED
+        result = Result(
+            child.parent_request_id or "",
+            time.time(),
+            ok,
+            variables,
+            None if ok else child.ended_reason,
+        )
+        self.feed(child.conversation_id, child.parent_id, result)
 
     def feed(self, conversation_id: str, execution_id: str, event: Event) -> asyncio.Future[Any]:
         """Queue an event for an execution; it is dropped if that execution is no longer active."""
 
         async def job() -> None:
-            execution = await self.store.active_execution(conversation_id)
-            if execution is None or execution.id != execution_id:
+            execution = await self.store.execution(execution_id)
+            if (
+                execution is None
+                or execution.status != ACTIVE
+                or execution.conversation_id != conversation_id
+            ):
                 return
             flow = await self.flows.version(execution.flow_sid, execution.flow_version)
             conversation = await self.store.conversation(conversation_id)
@@ -407,6 +463,24 @@ class Runtime:
                 await listener(conversation, message)
             except Exception:
                 log.exception("message listener failed")
+
+    async def send_agent_message(
+        self, conversation_id: str, agent_id: str, parts: tuple[Any, ...]
+    ) -> RowMapping | None:
+        """Store an agent's reply and deliver it on the customer's channel; returns the stored
+        message with its delivery outcome (None when the conversation does not exist)."""
+        conversation = await self.store.conversation(conversation_id)
+        if conversation is None:
+            return None
+        draft = OutboundDraft(
+            conversation_id=conversation_id,
+            author=f"agent:{agent_id}",
+            parts=[part_to_dict(p) for p in parts],
+            text=text_of(parts),
+        )
+        row = await self.store.add_outbound(draft)
+        await self._deliver(conversation, row)
+        return await self.store.message(row["id"])
 
 
 def execution_of(request_id: str) -> str:

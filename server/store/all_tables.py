@@ -4,6 +4,12 @@ Areas that add tables define them in their own module with ``from server.store.s
 metadata`` and list that module here, so migrations and the schema drift test see every table.
 """
 
-from server.store import schema
+from server.crm import cache as crm_cache  # noqa: F401  (flows area: CRM look-up cache)
+from server.store import (
+    agents,  # noqa: F401  (agents area)
+    app_sessions,  # noqa: F401  (app messaging area)
+    schema,
+    webchat_tables,  # noqa: F401  (web chat area)
+)
 
 __all__ = ["schema"]

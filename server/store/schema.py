@@ -133,8 +133,10 @@ executions = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("ended_at", Float),
-    # The conversation id while active: one active execution per contact and flow address.
+    # The conversation id while a top-level execution is active: one active execution per
+    # contact and flow address. Subflow executions leave it NULL and point at their parent.
     Column("active_key", String(ID), unique=True),
+    Column("parent_id", String(ID), index=True),
 )
 
 execution_steps = Table(

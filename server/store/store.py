@@ -10,8 +10,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.engine.execution import Execution
-from server.model import InboundEnvelope, advance_status
+from server.engine.execution import ACTIVE, Execution
+from server.model import Identity, InboundEnvelope, advance_status
 from server.store import writes
 from server.store.database import create_engine
 from server.store.group_commit import GroupCommitter
@@ -189,10 +189,47 @@ class Store:
     # --- executions and timers ------------------------------------------------------------
 
     async def active_execution(self, conversation_id: str) -> Execution | None:
-        row = await self._one(
-            select(executions.c.data).where(executions.c.active_key == conversation_id)
-        )
+        """The deepest active execution: a running subflow rather than its waiting parent."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(executions.c.id, executions.c.data).where(
+                        executions.c.active_key == conversation_id
+                    )
+                )
+            ).first()
+            while row is not None:
+                child = (
+                    await conn.execute(
+                        select(executions.c.id, executions.c.data).where(
+                            executions.c.parent_id == row.id,
+                            executions.c.status == ACTIVE,
+                        )
+                    )
+                ).first()
+                if child is None:
+                    return Execution.from_dict(row.data)
+                row = child
+        return None
+
+    async def execution(self, execution_id: str) -> Execution | None:
+        row = await self._one(select(executions.c.data).where(executions.c.id == execution_id))
         return Execution.from_dict(row["data"]) if row else None
+
+    async def open_for_address(
+        self, *, channel: str, account: str, address: str, identities: tuple[Identity, ...]
+    ) -> RowMapping:
+        now = time.time()
+        return await self.write(
+            lambda conn: writes.open_for_address(
+                conn,
+                channel=channel,
+                account=account,
+                address=address,
+                identities=identities,
+                now=now,
+            )
+        )
 
     async def execution_row(self, execution_id: str) -> RowMapping | None:
         return await self._one(select(executions).where(executions.c.id == execution_id))

@@ -10,7 +10,14 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.engine.execution import ACTIVE, Execution, StepLog
-from server.model import ConversationStatus, InboundEnvelope, new_id, part_to_dict, text_of
+from server.model import (
+    ConversationStatus,
+    Identity,
+    InboundEnvelope,
+    new_id,
+    part_to_dict,
+    text_of,
+)
 from server.store.schema import (
     contacts,
     conversations,
@@ -144,6 +151,28 @@ async def open_conversation(
     return row._mapping, True
 
 
+async def open_for_address(
+    conn: AsyncConnection,
+    *,
+    channel: str,
+    account: str,
+    address: str,
+    identities: tuple[Identity, ...],
+    now: float,
+) -> RowMapping:
+    """The open conversation with a customer address, made (with its contact) if there is none.
+
+    Used when a flow starts without an inbound message (the REST trigger): the contact is found
+    by its identities exactly as an inbound message from that address would find it.
+    """
+    envelope = InboundEnvelope(channel, account, address, identities, ())
+    contact_id = await _find_or_create_contact(conn, envelope, now)
+    row, _ = await open_conversation(
+        conn, contact_id=contact_id, channel=channel, account=account, address=address, now=now
+    )
+    return row
+
+
 async def next_seq(conn: AsyncConnection, conversation_id: str, now: float) -> int:
     result = await conn.execute(
         update(conversations)
@@ -274,7 +303,9 @@ async def write_step(conn: AsyncConnection, write: StepWrite, now: float) -> lis
         "data": ex.to_dict(),
         "updated_at": now,
         "ended_at": None if active else now,
-        "active_key": ex.conversation_id if active else None,
+        # Only the top-level execution holds the conversation's active key: a subflow runs
+        # beside its waiting parent, and the deepest active execution gets the messages.
+        "active_key": ex.conversation_id if active and ex.parent_id is None else None,
     }
     if write.created:
         await conn.execute(
@@ -284,6 +315,7 @@ async def write_step(conn: AsyncConnection, write: StepWrite, now: float) -> lis
                 flow_version=ex.flow_version,
                 conversation_id=ex.conversation_id,
                 contact_id=ex.contact_id,
+                parent_id=ex.parent_id,
                 created_at=now,
                 **values,
             )

@@ -114,20 +114,8 @@ async def get_execution(request: Request) -> Response:
     )
 
 
-async def list_flows(request: Request) -> Response:
-    if (denied := check_admin(request)) is not None:
-        return denied
-    registry = request.app.state.runtime.flows
-    flows = []
-    for name in registry.names():
-        compiled = registry.latest(name)
-        flows.append({"name": name, "sid": compiled.sid, "version": compiled.version})
-    return JSONResponse({"flows": flows})
-
-
 routes = [
     Route("/api/v1/conversations", list_conversations, methods=["GET"]),
     Route("/api/v1/conversations/{conversation_id}", get_conversation, methods=["GET"]),
     Route("/api/v1/executions/{execution_id}", get_execution, methods=["GET"]),
-    Route("/api/v1/flows", list_flows, methods=["GET"]),
 ]

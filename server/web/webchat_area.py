@@ -1,20 +1,44 @@
-"""The web chat area: its WebSocket route, the hub and the sender."""
+"""The web chat area: WebSocket, widget script and config, uploads; the hub and the sender."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server.areas import Services
 from server.config import Settings
 from server.web.webchat import WebchatHub, WebchatSender, webchat_endpoint
+from server.web.webchat_admin import webchat_visitor
+from server.web.webchat_assets import widget_config, widget_script
+from server.web.webchat_config import load_config
+from server.web.webchat_uploads import (
+    UploadStore,
+    serve_upload,
+    upload_endpoint,
+    upload_preflight,
+)
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    return [WebSocketRoute("/channels/webchat/ws", webchat_endpoint)]
+    return [
+        WebSocketRoute("/channels/webchat/ws", webchat_endpoint),
+        Route("/channels/webchat/uploads", upload_endpoint, methods=["POST"]),
+        Route("/channels/webchat/uploads", upload_preflight, methods=["OPTIONS"]),
+        Route("/webchat/uploads/{upload_id}", serve_upload, methods=["GET", "HEAD"]),
+        Route("/webchat/widget.js", widget_script, methods=["GET", "HEAD"]),
+        Route("/webchat/config", widget_config, methods=["GET"]),
+        Route("/api/v1/webchat/conversations/{conversation_id}", webchat_visitor, methods=["GET"]),
+    ]
 
 
 async def setup(services: Services) -> None:
     hub = WebchatHub()
     services.extras["webchat_hub"] = hub
+    config = load_config(services.settings.data_dir)
+    services.extras["webchat_config"] = config
+    for name, account in config.accounts.items():
+        if account.flow:
+            services.runtime.account_flows[("webchat", name)] = account.flow
+    services.extras["webchat_uploads"] = UploadStore(services.settings.data_dir / "uploads")
     services.runtime.senders["webchat"] = WebchatSender()
     services.runtime.message_listeners.append(hub.on_message)
+    services.runtime.activity_listeners.append(hub.on_activity)

@@ -1,4 +1,5 @@
-"""Shared fixtures for the channel adapter tests: the fake provider APIs."""
+"""Shared fixtures for the channel tests: the fake provider APIs, and (for the server tests) the
+real server process from tests/server."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.channels.fakes import FakeGraphApi, FakeTwilioApi
+from tests.server.conftest import flows_dir, server_factory  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

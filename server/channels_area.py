@@ -1,0 +1,183 @@
+"""The phone-number channels area: Twilio (SMS, MMS, WhatsApp) and the WhatsApp Cloud API.
+
+Mounts both webhooks, registers one sender per channel name ("sms", "whatsapp") that picks the
+provider from the conversation's channel account (a Twilio number, ``+1...`` or
+``whatsapp:+1...``, or a Cloud API phone-number id), maps each number to its flow, and matches
+numbered answers back to the choices they pick.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import RowMapping
+from starlette.routing import BaseRoute
+
+from channels.base import SendOutcome
+from channels.twilio import TwilioSender, match_choice
+from channels.whatsapp import WhatsAppSender
+from server.areas import Services
+from server.channel_accounts import ChannelAccounts, load_channel_accounts
+from server.config import Settings
+from server.model import (
+    Channel,
+    Choice,
+    ChoiceReplyPart,
+    ChoicesPart,
+    Conversation,
+    Message,
+    part_from_dict,
+)
+from server.store import Store
+from server.store.schema import messages
+from server.web import twilio_routes, whatsapp_routes
+from server.web.openapi import add_paths
+
+log = logging.getLogger(__name__)
+
+PHONE_CHANNELS = (Channel.SMS.value, Channel.WHATSAPP.value)
+# How far back to look for the choices an answer refers to (messages since the last inbound).
+CHOICE_LOOKBACK = 20
+
+
+class PhoneChannelSender:
+    """``channels.base.Sender`` for "sms" and "whatsapp": Twilio for Twilio numbers, the Cloud
+    API for Meta phone-number ids. Provider clients are made once per account."""
+
+    def __init__(self, accounts: ChannelAccounts) -> None:
+        self.accounts = accounts
+        self._twilio: dict[str, TwilioSender] = {}
+        self._meta: dict[str | None, WhatsAppSender] = {}
+
+    def _twilio_sender(self, number: str) -> TwilioSender | None:
+        account = self.accounts.twilio_for_number(number)
+        if account is None:
+            return None
+        if account.account_sid not in self._twilio:
+            self._twilio[account.account_sid] = TwilioSender(
+                account.account_sid,
+                account.auth_token,
+                api_base=account.api_base,
+                public_url=self.accounts.public_url,
+            )
+        return self._twilio[account.account_sid]
+
+    def whatsapp_sender(self, phone_number_id: str) -> WhatsAppSender | None:
+        account = self.accounts.whatsapp_for(phone_number_id)
+        if account is None or not account.access_token:
+            return None
+        if account.phone_number_id not in self._meta:
+            self._meta[account.phone_number_id] = WhatsAppSender(
+                account.access_token, account.graph_base
+            )
+        return self._meta[account.phone_number_id]
+
+    async def send(self, conversation: Conversation, message: Message) -> SendOutcome:
+        account = conversation.channel_account
+        if conversation.channel == Channel.SMS.value or account.startswith("whatsapp:"):
+            twilio = self._twilio_sender(account)
+            if twilio is None:
+                return SendOutcome(ok=False, error=f"no Twilio account sends from {account}")
+            return await twilio.send(conversation, message)
+        meta = self.whatsapp_sender(account)
+        if meta is None:
+            return SendOutcome(ok=False, error=f"no WhatsApp Cloud API account for {account}")
+        return await meta.send(conversation, message)
+
+    async def mark_read(self, phone_number_id: str, wamid: str) -> None:
+        sender = self.whatsapp_sender(phone_number_id)
+        if sender is None:
+            return
+        try:
+            if not await sender.mark_read(phone_number_id, wamid):
+                log.info("WhatsApp did not mark %s as read", wamid)
+        except Exception:
+            log.exception("marking %s as read failed", wamid)
+
+    async def aclose(self) -> None:
+        # Registered under two channel names, so closed twice: the second call finds nothing.
+        twilio, meta = list(self._twilio.values()), list(self._meta.values())
+        self._twilio.clear()
+        self._meta.clear()
+        for sender in twilio:
+            await sender.aclose()
+        for client in meta:
+            await client.aclose()
+
+
+async def offered_choices(store: Store, conversation_id: str, before_seq: int) -> list[Choice]:
+    """The choices of the latest outbound message since the customer last wrote, if any."""
+    query = (
+        select(messages.c.direction, messages.c.parts)
+        .where(messages.c.conversation_id == conversation_id, messages.c.seq < before_seq)
+        .order_by(messages.c.seq.desc())
+        .limit(CHOICE_LOOKBACK)
+    )
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    for row in rows:
+        if row.direction == "inbound":
+            break
+        for data in row.parts or []:
+            if data.get("kind") == "choices":
+                part = part_from_dict(data)
+                assert isinstance(part, ChoicesPart)
+                return list(part.choices)
+    return []
+
+
+def choice_matcher(store: Store) -> Any:
+    """An inbound rewriter: a typed answer ("2", "2.", a label) becomes the choice it picks."""
+
+    async def rewrite(
+        conversation: RowMapping, message: RowMapping, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        if conversation["channel"] not in PHONE_CHANNELS:
+            return fields
+        for data in message["parts"] or []:
+            if data.get("kind") == "choice_reply":  # a button or list tap already names it
+                reply = part_from_dict(data)
+                assert isinstance(reply, ChoiceReplyPart)
+                return {**fields, "ChoiceId": reply.choice_id}
+        answer = str(fields.get("Body") or "")
+        if not answer.strip():
+            return fields
+        choices = await offered_choices(store, conversation["id"], message["seq"])
+        choice = match_choice(answer, choices) if choices else None
+        if choice is None:
+            return fields
+        return {**fields, "Body": choice.label, "ChoiceId": choice.id, "OriginalBody": answer}
+
+    return rewrite
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    add_paths(twilio_routes.OPENAPI_PATHS)
+    add_paths(whatsapp_routes.OPENAPI_PATHS)
+    return [*twilio_routes.routes(), *whatsapp_routes.routes()]
+
+
+async def setup(services: Services) -> None:
+    settings = services.settings
+    accounts = load_channel_accounts(settings.data_dir, settings.public_url)
+    runtime = services.runtime
+    services.extras["channel_accounts"] = accounts
+    for (channel, account), flow in accounts.account_flows().items():
+        if runtime.flows.latest(flow) is None:
+            log.error(
+                "channels file: %s %s runs flow %r, which is not loaded", channel, account, flow
+            )
+        runtime.account_flows[(channel, account)] = flow
+    runtime.inbound_rewriters.append(choice_matcher(services.store))
+    if accounts.twilio or accounts.whatsapp:
+        sender = PhoneChannelSender(accounts)
+        runtime.senders[Channel.SMS.value] = sender
+        runtime.senders[Channel.WHATSAPP.value] = sender
+        services.extras["whatsapp_mark_read"] = sender.mark_read
+    log.info(
+        "channel accounts: %d Twilio, %d WhatsApp Cloud API",
+        len(accounts.twilio),
+        len(accounts.whatsapp),
+    )

@@ -1,0 +1,1 @@
+"""CRM connectors for the ``crm-lookup`` widget: the contact store, REST CRMs and CSV files."""

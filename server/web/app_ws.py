@@ -1,0 +1,68 @@
+"""The app WebSocket: ``/api/app/v1/ws?token=SESSION_TOKEN[&after=SEQ]``.
+
+The server pushes messages as they are stored, the bot's typing, and read receipts; the client
+sends ``read`` receipts, ``typing`` and ``ping``. Messages after ``after`` are replayed first so
+a reconnecting app misses nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from channels.app import frames
+from server.runtime.rows import message_json
+from server.store import app_sessions
+from server.web.app_api import mark_read
+from server.web.app_hub import user_key
+from server.web.app_state import AppState
+
+MAX_FRAME_BYTES = 16 * 1024
+UNAUTHORIZED_CLOSE = 4401  # 4000-4999 are the application's; 4401 reads as HTTP's 401
+
+
+async def _send(socket: WebSocket, frame: dict[str, Any]) -> None:
+    await socket.send_text(orjson.dumps(frame).decode())
+
+
+async def app_ws_endpoint(socket: WebSocket) -> None:
+    state = socket.app.state
+    app_state: AppState = state.app_api
+    await socket.accept()
+    token = socket.query_params.get("token", "")
+    session = await app_sessions.session_for_token(state.store, token) if token else None
+    if session is None or session.app_id not in app_state.apps:
+        await _send(socket, frames.error_frame("invalid_token", "the session token is not valid"))
+        await socket.close(UNAUTHORIZED_CLOSE)
+        return
+    try:
+        after = max(int(socket.query_params.get("after", "")), 0)
+    except ValueError:
+        after = None
+    key = user_key(session.app_id, session.user_id)
+    hub = app_state.hub
+    hub.join(key, session.conversation_id, socket)
+    try:
+        await _send(socket, frames.ready_frame(session.conversation_id, session.contact_id))
+        if after is not None:
+            for row in await state.store.messages(session.conversation_id, after_seq=after):
+                await _send(socket, frames.message_frame(message_json(row)))
+        while True:
+            raw = await socket.receive_text()
+            if len(raw) > MAX_FRAME_BYTES:
+                await _send(socket, frames.error_frame("too_large", "frame is too large"))
+                continue
+            frame = frames.parse_frame(raw)
+            if isinstance(frame, frames.FrameError):
+                await _send(socket, frames.error_frame(frame.code, frame.message))
+            elif isinstance(frame, frames.Read):
+                await mark_read(state, session, frame.seq)
+            elif isinstance(frame, frames.Ping):
+                await _send(socket, {"type": "pong"})
+            # frames.Typing: the customer's typing goes to agents once the agent desk takes it.
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.leave(key, socket)
