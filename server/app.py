@@ -39,7 +39,12 @@ AREAS: tuple[str, ...] = (
     "server.flows_area",
     "server.flows_tools_area",
     "server.agents_area",
+    "server.desk_area",
 )
+
+
+# Upload endpoints check size (declared and read) and type themselves, with their own limits.
+UPLOAD_ROUTES = ("/channels/webchat/uploads", "/api/app/v1/uploads")
 
 
 class FlowLoadError(RuntimeError):
@@ -110,6 +115,6 @@ def create_app(settings: Settings) -> Starlette:
     for area in areas:
         routes.extend(area.routes(settings))
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=UPLOAD_ROUTES)
     app.state.settings = settings
     return app

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.engine import effects as fx
-from server.model import Choice, ChoicesPart, MediaPart, Part, TextPart
+from server.model import Choice, ChoicesPart, MediaPart, Part, TemplatePart, TextPart
 
 
 def choices_from(value: Any) -> tuple[Choice, ...]:
@@ -34,6 +34,18 @@ def attributes_from(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
+def template_from(value: Any) -> TemplatePart | None:
+    """An approved template (WhatsApp) to send when free-form text is not allowed."""
+    if not isinstance(value, Mapping) or not str(value.get("name") or "").strip():
+        return None
+    parameters = value.get("parameters") or []
+    return TemplatePart(
+        name=str(value["name"]).strip(),
+        language=str(value.get("language") or "en_US"),
+        parameters=tuple(str(p) for p in parameters) if isinstance(parameters, list) else (),
+    )
+
+
 def send_effect(request_id: str, props: Mapping[str, Any]) -> fx.SendMessage:
     parts: list[Part] = []
     body = str(props.get("body") or "")
@@ -45,6 +57,9 @@ def send_effect(request_id: str, props: Mapping[str, Any]) -> fx.SendMessage:
     choices = choices_from(props.get("choices"))
     if choices:
         parts.append(ChoicesPart(choices))
+    template = template_from(props.get("template"))
+    if template is not None:
+        parts.append(template)
     return fx.SendMessage(
         request_id=request_id,
         parts=tuple(parts),
@@ -63,6 +78,15 @@ SEND_PROPERTIES: dict[str, Any] = {
     "service": {"type": "string"},
     "channel": {"type": "string"},
     "attributes": {"type": ["object", "string"]},
+    "template": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "language": {"type": "string"},
+            "parameters": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["name"],
+    },
     "choices": {
         "type": "array",
         "items": {

@@ -56,6 +56,7 @@ class DeskSession:
             "reassign": self.reassign,
             "force_close": self.force_close,
             "stats": self.stats,
+            "context": self.context,
         }
 
     @property
@@ -262,6 +263,27 @@ class DeskSession:
         )
         await self.service.handle(event)
         return []
+
+    async def context(self, frame: Frame) -> list[Frame]:
+        """A conversation's live context, so a reloaded desk can rebuild what it shows."""
+        cid = frame["conversation_id"]
+        task = self.service.router.state.tasks.get(cid)
+        if not self.identity.supervisor and (task is None or task.agent_id != self.agent_id):
+            return [protocol.error("not_assigned", f"conversation {cid} is not yours", "context")]
+        conversation = await self.service.store.conversation(cid)
+        if conversation is None:
+            return [protocol.error("not_found", "no such conversation", "context")]
+        return [
+            protocol.out(
+                "context",
+                conversation_id=cid,
+                status=task.status if task is not None else conversation["status"],
+                queue=task.queue if task is not None else conversation["queue"],
+                agent_id=task.agent_id if task is not None else conversation["agent_id"],
+                expires_at=task.offer_expires_at if task is not None else None,
+                context=await self.service.context(cid),
+            )
+        ]
 
     # --- supervisors ----------------------------------------------------------------------
 

@@ -321,8 +321,16 @@ class RoutingService:
             )
             key = {"offered": "offered", "assigned": "assigned", "wrapup": "assigned"}
             entry[key.get(task.status, "waiting")] += 1
+        now = time.time()
         for name, entry in queues.items():
             entry["agents_online"] = self.router.pools.online_count(name)
+            # Longest wait of a task not yet with an agent: what a supervisor watches first.
+            waits = [
+                now - task.queued_at
+                for task in state.tasks.values()
+                if task.queue == name and task.status in ("waiting", "sticky", "offered")
+            ]
+            entry["longest_wait"] = max(max(waits), 0.0) if waits else None
         agents = [
             {
                 "agent_id": agent.agent_id,
@@ -334,7 +342,7 @@ class RoutingService:
             }
             for agent in state.agents.values()
         ]
-        return protocol.out("stats", at=time.time(), queues=list(queues.values()), agents=agents)
+        return protocol.out("stats", at=now, queues=list(queues.values()), agents=agents)
 
     # --- timers ---------------------------------------------------------------------------
 

@@ -85,12 +85,6 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
-        "/api/v1/flows": {
-            "get": {
-                "summary": "The flows being served and their current versions",
-                "responses": {"200": _json({"type": "object"}), "401": UNAUTHORIZED},
-            }
-        },
     },
 }
 

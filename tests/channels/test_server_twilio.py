@@ -89,6 +89,9 @@ def test_no_account_configured_means_404(server_factory: Any, flows_dir: Path) -
     assert status.status_code == 404
     meta = httpx.post(server.base + "/channels/whatsapp", json={"entry": []}, timeout=10)
     assert meta.status_code == 404
+    paths = httpx.get(server.base + "/api/v1/openapi.json", timeout=10).json()["paths"]
+    assert {"/channels/twilio/messages", "/channels/twilio/status"} <= set(paths)
+    assert set(paths["/channels/whatsapp"]) == {"get", "post"}
 
 
 def test_sms_conversation_with_numbered_choices(

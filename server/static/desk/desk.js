@@ -1,0 +1,828 @@
+// Threadline agent desk: a plain-JS client of the agent WebSocket (docs/agent-protocol.md).
+//
+// Sequenced frames are processed once (seq above the last one processed), then acknowledged;
+// the last processed seq survives a reload in sessionStorage and goes into hello, so the server
+// replays only what this desk has not seen. After a reload, conversations listed in welcome are
+// rebuilt with `context` frames.
+"use strict";
+
+(() => {
+  const STORE = window.sessionStorage;
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    token: STORE.getItem("tl.token") || "",
+    lastSeq: Number(STORE.getItem("tl.lastSeq") || 0),
+    agent: null,
+    config: null,
+    conversations: new Map(), // id -> conversation view model
+    selected: null,
+    socket: null,
+    attempts: 0,
+    reconnectTimer: null,
+    pingTimer: null,
+    statsTimer: null,
+    view: "desk",
+    agentNames: new Map(),
+    lastStats: null,
+    clientCounter: 0,
+  };
+
+  // --- small DOM helpers ------------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function timeOf(value) {
+    if (value === null || value === undefined) return "";
+    const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+    return isNaN(date) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const s = Math.max(0, Math.round(seconds));
+    return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  }
+
+  function showBanner(text) {
+    const banner = $("banner");
+    banner.textContent = text;
+    banner.hidden = !text;
+  }
+
+  function isSupervisor() {
+    const roles = (state.agent && state.agent.roles) || [];
+    return roles.includes("supervisor") || roles.includes("admin");
+  }
+
+  function agentName(id) {
+    if (state.agent && id === state.agent.id) return "You";
+    return state.agentNames.get(id) || id;
+  }
+
+  // --- login ------------------------------------------------------------------------------
+
+  async function signIn(event) {
+    event.preventDefault();
+    const error = $("login-error");
+    error.hidden = true;
+    const token = $("login-token").value.trim();
+    let chosen = token;
+    if (!chosen) {
+      const response = await fetch("/api/v1/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ login: $("login-name").value.trim(), password: $("login-password").value }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        error.textContent = body.message || "Sign-in failed";
+        error.hidden = false;
+        return;
+      }
+      chosen = body.token;
+    }
+    state.token = chosen;
+    STORE.setItem("tl.token", chosen);
+    STORE.setItem("tl.lastSeq", "0");
+    state.lastSeq = 0;
+    await start();
+  }
+
+  function signOut() {
+    STORE.removeItem("tl.token");
+    STORE.removeItem("tl.lastSeq");
+    state.token = "";
+    if (state.socket) {
+      state.socket.onclose = null;
+      state.socket.close();
+    }
+    clearTimeout(state.reconnectTimer);
+    window.location.reload();
+  }
+
+  async function loadConfig() {
+    const response = await fetch("/api/v1/desk/config", {
+      headers: { Authorization: `Bearer ${state.token}` },
+    });
+    if (!response.ok) throw new Error("unauthenticated");
+    state.config = await response.json();
+    for (const agent of state.config.agents) state.agentNames.set(agent.id, agent.name);
+  }
+
+  async function start() {
+    try {
+      await loadConfig();
+    } catch (err) {
+      STORE.removeItem("tl.token");
+      $("login-error").textContent = "That token is not valid. Sign in again.";
+      $("login-error").hidden = false;
+      $("login-view").hidden = false;
+      $("app").hidden = true;
+      return;
+    }
+    $("login-view").hidden = true;
+    $("app").hidden = false;
+    fillControls();
+    connect();
+  }
+
+  function fillControls() {
+    const availability = $("availability");
+    availability.replaceChildren(
+      ...state.config.activities.map((a) => el("option", { value: a.name, text: a.name })),
+    );
+    $("disposition").replaceChildren(
+      ...state.config.dispositions.map((d) => el("option", { value: d, text: d })),
+    );
+    $("canned").replaceChildren(
+      el("option", { value: "", text: "Insert a canned response…" }),
+      ...state.config.canned_responses.map((c, i) => el("option", { value: String(i), text: c.title })),
+    );
+  }
+
+  // --- connection -------------------------------------------------------------------------
+
+  function setConnection(text, kind) {
+    const pill = $("connection");
+    pill.textContent = text;
+    pill.className = `pill ${kind || ""}`;
+  }
+
+  function connect() {
+    clearTimeout(state.reconnectTimer);
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${window.location.host}/agents/ws`);
+    state.socket = socket;
+    setConnection("Connecting…");
+    socket.onopen = () => {
+      socket.send(JSON.stringify({ v: 1, type: "hello", token: state.token, last_seq: state.lastSeq }));
+    };
+    socket.onmessage = (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      receive(frame);
+    };
+    socket.onclose = (event) => {
+      clearInterval(state.pingTimer);
+      if (state.socket !== socket) return;
+      if (event.code === 4401) {
+        setConnection("Signed out", "offline");
+        signOut();
+        return;
+      }
+      // Exponential backoff with jitter, capped, so a restarting server is not stampeded.
+      const delay = Math.min(15000, 500 * 2 ** state.attempts) * (0.75 + Math.random() * 0.5);
+      state.attempts += 1;
+      setConnection(`Reconnecting in ${Math.ceil(delay / 1000)}s…`, "offline");
+      state.reconnectTimer = setTimeout(connect, delay);
+    };
+  }
+
+  function send(type, fields) {
+    const socket = state.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      showBanner("Not connected: the action was not sent. Reconnecting…");
+      return false;
+    }
+    socket.send(JSON.stringify({ v: 1, type, ...fields }));
+    return true;
+  }
+
+  function receive(frame) {
+    if (typeof frame.seq === "number") {
+      if (frame.seq <= state.lastSeq) {
+        send("ack", { seq: frame.seq }); // a replay of something already shown
+        return;
+      }
+      handle(frame);
+      state.lastSeq = frame.seq;
+      STORE.setItem("tl.lastSeq", String(frame.seq));
+      send("ack", { seq: frame.seq });
+      return;
+    }
+    handle(frame);
+  }
+
+  // --- frames -----------------------------------------------------------------------------
+
+  function conversation(id) {
+    let item = state.conversations.get(id);
+    if (!item) {
+      item = {
+        id,
+        status: "unknown",
+        queue: null,
+        channel: null,
+        context: null,
+        entries: [],
+        expiresAt: null,
+        reason: "",
+        unread: 0,
+        disposition: "",
+      };
+      state.conversations.set(id, item);
+    }
+    return item;
+  }
+
+  function adoptContext(item, context) {
+    item.context = context;
+    item.channel = (context.channel && context.channel.kind) || item.channel;
+    item.queue = context.queue || item.queue;
+    const entries = (context.transcript || []).map((m) => ({ kind: "message", ...m }));
+    for (const note of context.notes || []) entries.push({ kind: "note", ...note });
+    // Keep local replies the server has not echoed in the transcript yet.
+    const known = new Set(entries.filter((e) => e.id).map((e) => e.id));
+    for (const entry of item.entries) {
+      if (entry.kind === "message" && entry.id && known.has(entry.id)) continue;
+      if (entry.kind === "message" && entry.local) entries.push(entry);
+    }
+    item.entries = entries;
+  }
+
+  const handlers = {
+    welcome(frame) {
+      state.agent = frame.agent;
+      state.attempts = 0;
+      setConnection("Connected", "online");
+      showBanner("");
+      $("who").textContent = `${frame.agent.name} (${frame.agent.roles.join(", ")})`;
+      applyRole();
+      const listed = new Set();
+      for (const c of frame.conversations) {
+        listed.add(c.conversation_id);
+        const item = conversation(c.conversation_id);
+        item.status = c.status;
+        item.queue = c.queue;
+        item.channel = c.channel || item.channel;
+        if (!item.context) send("context", { conversation_id: c.conversation_id });
+      }
+      // Anything we still show as open that the server no longer lists is gone.
+      for (const item of state.conversations.values()) {
+        if (!listed.has(item.id) && item.status !== "closed") {
+          if (item.status === "offered") state.conversations.delete(item.id);
+          else item.status = "closed";
+        }
+      }
+      clearInterval(state.pingTimer);
+      state.pingTimer = setInterval(() => send("ping", {}), 20000);
+      render();
+    },
+    context(frame) {
+      const item = conversation(frame.conversation_id);
+      item.status = frame.status;
+      item.queue = frame.queue || item.queue;
+      if (frame.status === "offered") item.expiresAt = frame.expires_at;
+      adoptContext(item, frame.context);
+      render();
+    },
+    offer(frame) {
+      const item = conversation(frame.conversation_id);
+      item.status = "offered";
+      item.expiresAt = frame.expires_at;
+      item.reason = frame.reason;
+      adoptContext(item, frame.context);
+      announce(`New offer from ${contactName(item)}`);
+      render();
+    },
+    offer_rescinded(frame) {
+      const item = state.conversations.get(frame.conversation_id);
+      if (item && item.status === "offered") state.conversations.delete(frame.conversation_id);
+      render();
+    },
+    assigned(frame) {
+      const item = conversation(frame.conversation_id);
+      item.status = "assigned";
+      item.queue = frame.queue;
+      item.expiresAt = null;
+      adoptContext(item, frame.context);
+      if (!state.selected || !state.conversations.has(state.selected)) select(item.id);
+      render();
+    },
+    removed(frame) {
+      const item = state.conversations.get(frame.conversation_id);
+      if (item) {
+        state.conversations.delete(frame.conversation_id);
+        if (state.selected === frame.conversation_id) state.selected = null;
+        announce(`Conversation with ${contactName(item)} was ${frame.reason || "removed"}`);
+      }
+      render();
+    },
+    message(frame) {
+      const item = conversation(frame.conversation_id);
+      const message = frame.message;
+      if (!item.entries.some((e) => e.kind === "message" && e.id === message.id)) {
+        item.entries.push({ kind: "message", ...message });
+        if (state.selected !== item.id) item.unread += 1;
+      }
+      render();
+    },
+    message_status(frame) {
+      const item = state.conversations.get(frame.conversation_id);
+      if (!item) return;
+      const entry = item.entries.find(
+        (e) =>
+          e.kind === "message" &&
+          ((frame.client_id && e.client_id === frame.client_id) || e.id === frame.message_id),
+      );
+      if (entry) {
+        entry.id = frame.message_id;
+        entry.status = frame.status;
+        entry.error_message = frame.error;
+      }
+      render();
+    },
+    note_added(frame) {
+      const item = conversation(frame.conversation_id);
+      item.entries.push({ kind: "note", ...frame.note });
+      render();
+    },
+    wrapup_started(frame) {
+      const item = conversation(frame.conversation_id);
+      item.status = "wrapup";
+      item.disposition = frame.disposition;
+      render();
+    },
+    closed(frame) {
+      const item = conversation(frame.conversation_id);
+      item.status = "closed";
+      item.disposition = frame.disposition;
+      item.entries.push({ kind: "system", text: `Closed (${frame.disposition || "no disposition"}) by ${frame.by}` });
+      render();
+    },
+    agent_state(frame) {
+      $("availability").value = frame.activity;
+      if ($("availability").value !== frame.activity) {
+        $("availability").append(el("option", { value: frame.activity, text: frame.activity }));
+        $("availability").value = frame.activity;
+      }
+    },
+    stats(frame) {
+      state.lastStats = frame;
+      renderStats();
+    },
+    error(frame) {
+      showBanner(`${frame.ref ? frame.ref + ": " : ""}${frame.message}`);
+    },
+    pong() {},
+    typing() {},
+  };
+
+  function handle(frame) {
+    const handler = handlers[frame.type];
+    if (handler) handler(frame);
+  }
+
+  // --- rendering --------------------------------------------------------------------------
+
+  function contactName(item) {
+    const context = item.context || {};
+    const contact = context.contact || {};
+    const channel = context.channel || {};
+    return contact.display_name || channel.customer_address || contact.id || item.id;
+  }
+
+  function announce(text) {
+    // Screen readers hear it; sighted agents see it in the tab title for a few seconds.
+    $("announcer").textContent = text;
+    document.title = `• ${text} — Threadline desk`;
+    clearTimeout(state.titleTimer);
+    state.titleTimer = setTimeout(() => (document.title = "Threadline agent desk"), 4000);
+  }
+
+  function render() {
+    renderOffers();
+    renderList();
+    renderConversation();
+  }
+
+  function renderOffers() {
+    const offers = [...state.conversations.values()].filter((c) => c.status === "offered");
+    $("no-offers").hidden = offers.length > 0;
+    const list = $("offers");
+    list.replaceChildren(
+      ...offers.map((item) => {
+        const last = [...item.entries].reverse().find((e) => e.kind === "message" && e.direction === "inbound");
+        return el(
+          "li",
+          { class: "offer", "aria-label": `Offer from ${contactName(item)}` },
+          el("div", { class: "who-line", text: contactName(item) }),
+          el("div", { class: "muted" }, `${item.channel || ""} · queue ${item.queue || "—"}`),
+          last ? el("p", { class: "preview", text: last.text }) : null,
+          el(
+            "p",
+            { class: "muted" },
+            "Expires in ",
+            el("span", { class: "countdown", "data-expires": item.expiresAt || "", role: "timer" }, countdownText(item.expiresAt)),
+          ),
+          el(
+            "div",
+            { class: "buttons" },
+            el("button", { type: "button", class: "primary", onclick: () => send("accept", { conversation_id: item.id }) }, "Accept"),
+            el("button", {
+              type: "button",
+              onclick: () => {
+                if (send("reject", { conversation_id: item.id, reason: "rejected" })) {
+                  state.conversations.delete(item.id);
+                  render();
+                }
+              },
+            }, "Reject"),
+          ),
+        );
+      }),
+    );
+  }
+
+  function countdownText(expiresAt) {
+    if (!expiresAt) return "—";
+    return duration(expiresAt - Date.now() / 1000);
+  }
+
+  function tickCountdowns() {
+    for (const node of document.querySelectorAll(".countdown[data-expires]")) {
+      const expires = Number(node.dataset.expires);
+      if (!expires) continue;
+      const left = expires - Date.now() / 1000;
+      node.textContent = duration(left);
+      node.classList.toggle("urgent", left < 10);
+    }
+  }
+
+  const STATUS_LABEL = { assigned: "active", wrapup: "wrap-up", closed: "closed" };
+
+  function renderList() {
+    const items = [...state.conversations.values()].filter((c) => c.status !== "offered");
+    const order = { assigned: 0, wrapup: 1, closed: 2 };
+    items.sort((a, b) => (order[a.status] ?? 1) - (order[b.status] ?? 1));
+    $("no-conversations").hidden = items.length > 0;
+    $("conversations").replaceChildren(
+      ...items.map((item) => {
+        const last = [...item.entries].reverse().find((e) => e.kind === "message");
+        return el(
+          "li",
+          {},
+          el(
+            "button",
+            {
+              type: "button",
+              "aria-current": state.selected === item.id ? "true" : "false",
+              onclick: () => select(item.id),
+            },
+            el(
+              "span",
+              { class: "name" },
+              contactName(item),
+              el("span", { class: "badge", text: STATUS_LABEL[item.status] || item.status }),
+              item.unread ? el("span", { class: "badge unread", "aria-label": `${item.unread} unread` }, String(item.unread)) : null,
+            ),
+            el("span", { class: "meta", text: last ? last.text.slice(0, 60) : item.channel || "" }),
+          ),
+        );
+      }),
+    );
+  }
+
+  function select(id) {
+    state.selected = id;
+    const item = state.conversations.get(id);
+    if (item) item.unread = 0;
+    render();
+    const box = $("reply-text");
+    if (!box.disabled) box.focus();
+  }
+
+  function authorOf(entry) {
+    if (entry.kind === "note") return ["note", `Internal note · ${byName(entry.by)}`];
+    if (entry.kind === "system") return ["system", ""];
+    if (entry.direction === "inbound") return ["contact", "Customer"];
+    const author = String(entry.author || "");
+    if (author.startsWith("agent:")) return ["agent", agentName(author.slice(6))];
+    return ["bot", "Bot"];
+  }
+
+  function byName(by) {
+    const [, id] = String(by || "").split(":");
+    return id ? agentName(id) : by || "";
+  }
+
+  function renderEntry(entry) {
+    const [kind, who] = authorOf(entry);
+    if (kind === "system") return el("li", { class: "msg system", text: entry.text });
+    const when = timeOf(entry.created_at || entry.at);
+    const status =
+      kind === "agent"
+        ? el("span", { class: `status ${entry.status || ""}`, "data-status": entry.status || "" }, statusText(entry))
+        : null;
+    return el(
+      "li",
+      { class: `msg ${kind}`, "data-kind": kind },
+      el("div", { class: "by" }, el("span", { text: who }), when ? el("span", { text: when }) : null, status),
+      el("div", { class: "text", text: entry.text || describeParts(entry.parts) }),
+    );
+  }
+
+  function statusText(entry) {
+    const status = entry.status || "sending";
+    const labels = { accepted: "sending", sending: "sending", queued: "queued", sent: "✓ sent", delivered: "✓✓ delivered", read: "✓✓ read", failed: "failed", undelivered: "undelivered" };
+    const label = labels[status] || status;
+    return entry.error_message ? `${label}: ${entry.error_message}` : label;
+  }
+
+  function describeParts(parts) {
+    return (parts || []).map((p) => p.text || p.filename || p.url || p.kind).join(" ");
+  }
+
+  function renderConversation() {
+    const item = state.selected && state.conversations.get(state.selected);
+    $("empty-conversation").hidden = Boolean(item);
+    $("conversation-pane").hidden = !item;
+    if (!item) {
+      $("context-body").replaceChildren(el("p", { class: "muted", text: "No conversation selected." }));
+      return;
+    }
+    $("conversation-title").textContent = contactName(item);
+    $("conversation-meta").textContent = `${item.channel || ""} · queue ${item.queue || "—"} · ${STATUS_LABEL[item.status] || item.status}${item.disposition ? " · " + item.disposition : ""}`;
+    const open = item.status === "assigned" || item.status === "wrapup";
+    for (const id of ["open-transfer", "close-conversation", "disposition", "reply-text", "send", "canned", "as-note"]) {
+      $(id).disabled = !open;
+    }
+    $("open-transfer").disabled = item.status !== "assigned";
+    $("wrapup").disabled = item.status !== "assigned";
+    $("dismiss").hidden = item.status !== "closed";
+    const transcript = $("transcript");
+    const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+    transcript.replaceChildren(...item.entries.map(renderEntry));
+    if (atBottom || transcript.dataset.conversation !== item.id) transcript.scrollTop = transcript.scrollHeight;
+    transcript.dataset.conversation = item.id;
+    renderContext(item);
+  }
+
+  function keyValues(object) {
+    const entries = Object.entries(object || {});
+    if (!entries.length) return el("p", { class: "muted", text: "None" });
+    return el(
+      "dl",
+      {},
+      ...entries.map(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "object" && v !== null ? JSON.stringify(v) : String(v) })]),
+    );
+  }
+
+  function renderContext(item) {
+    const context = item.context || {};
+    const contact = context.contact || {};
+    const channel = context.channel || {};
+    const sections = [
+      el("h3", { text: "Contact" }),
+      keyValues({
+        name: contact.display_name || "—",
+        id: contact.id || "—",
+        channel: `${channel.kind || ""} ${channel.account || ""}`.trim(),
+        address: channel.customer_address || "—",
+        ...(contact.attributes || {}),
+      }),
+      el("h3", { text: "Identities" }),
+      (contact.identities || []).length
+        ? el("ul", {}, ...contact.identities.map((i) => el("li", { text: `${i.kind}: ${i.value}` })))
+        : el("p", { class: "muted", text: "None" }),
+      el("h3", { text: "Intent" }),
+      context.intent ? keyValues(context.intent) : el("p", { class: "muted", text: "None" }),
+      el("h3", { text: "CRM" }),
+      keyValues(Object.fromEntries(Object.entries(context.crm || {}).flatMap(([w, f]) => Object.entries(f || {}).map(([k, v]) => [`${w}.${k}`, v])))),
+      el("h3", { text: "Handoff fields" }),
+      keyValues(context.fields),
+      el("h3", { text: "Flow variables" }),
+      keyValues(context.variables),
+      el("h3", { text: "Journey" }),
+      (context.journey || []).length
+        ? el("ol", { class: "journey" }, ...context.journey.map((e) => el("li", { text: `${timeOf(e.time)} ${e.type}${e.channel ? " · " + e.channel : ""}` })))
+        : el("p", { class: "muted", text: "None" }),
+    ];
+    $("context-body").replaceChildren(...sections);
+  }
+
+  // --- supervisor -------------------------------------------------------------------------
+
+  function applyRole() {
+    const allowed = isSupervisor();
+    for (const node of document.querySelectorAll("[data-role='supervisor']")) {
+      if (!allowed) node.hidden = true;
+      else if (node.id === "tab-supervisor") node.hidden = false;
+    }
+    if (!allowed) showView("desk");
+    clearInterval(state.statsTimer);
+    if (allowed) {
+      loadAgentNames();
+      state.statsTimer = setInterval(() => {
+        if (state.view === "supervisor") send("stats", {});
+      }, 2000);
+    }
+  }
+
+  async function loadAgentNames() {
+    const response = await fetch("/api/v1/agents", { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!response.ok) return;
+    const body = await response.json();
+    for (const agent of body.agents) state.agentNames.set(agent.id, agent.name);
+  }
+
+  function showView(view) {
+    state.view = view === "supervisor" && isSupervisor() ? "supervisor" : "desk";
+    $("desk-view").hidden = state.view !== "desk";
+    $("supervisor-view").hidden = state.view !== "supervisor";
+    $("tab-desk").setAttribute("aria-pressed", String(state.view === "desk"));
+    $("tab-supervisor").setAttribute("aria-pressed", String(state.view === "supervisor"));
+    if (state.view === "supervisor") send("stats", {});
+  }
+
+  function renderStats() {
+    const stats = state.lastStats;
+    if (!stats) return;
+    $("queues-table").tBodies[0].replaceChildren(
+      ...stats.queues.map((q) =>
+        el(
+          "tr",
+          {},
+          el("th", { scope: "row", text: q.queue }),
+          el("td", { text: q.waiting }),
+          el("td", { text: duration(q.longest_wait) }),
+          el("td", { text: q.offered }),
+          el("td", { text: q.assigned }),
+          el("td", { text: q.agents_online }),
+        ),
+      ),
+    );
+    const online = stats.agents.filter((a) => a.connected);
+    $("agents-table").tBodies[0].replaceChildren(
+      ...stats.agents.map((a) => {
+        const load = Object.entries(a.used || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "idle";
+        return el(
+          "tr",
+          {},
+          el("th", { scope: "row", text: agentName(a.agent_id) }),
+          el("td", { text: `${a.activity}${a.connected ? "" : " (disconnected)"}` }),
+          el("td", { text: `${a.tasks.length} assigned, ${a.offers.length} offered · ${load}` }),
+          el("td", {}, ...a.tasks.map((task) => taskControls(task, a.agent_id, online))),
+        );
+      }),
+    );
+    $("stats-at").textContent = `Updated ${new Date(stats.at * 1000).toLocaleTimeString()}`;
+  }
+
+  function taskControls(task, owner, online) {
+    const selectId = `reassign-${task}`;
+    const targets = online.filter((a) => a.agent_id !== owner);
+    const picker = el(
+      "select",
+      { id: selectId },
+      ...targets.map((a) => el("option", { value: a.agent_id, text: agentName(a.agent_id) })),
+    );
+    return el(
+      "div",
+      { class: "task-row" },
+      el("code", { text: task }),
+      el("label", { for: selectId, class: "visually-hidden", text: `Reassign ${task} to` }),
+      picker,
+      el("button", {
+        type: "button",
+        disabled: targets.length === 0,
+        onclick: () => send("reassign", { conversation_id: task, agent_id: picker.value }),
+      }, "Reassign"),
+      el("button", {
+        type: "button",
+        class: "danger",
+        onclick: () => {
+          if (window.confirm(`Force-close ${task}?`)) send("force_close", { conversation_id: task, disposition: "force-closed" });
+        },
+      }, "Force close"),
+    );
+  }
+
+  // --- actions ----------------------------------------------------------------------------
+
+  function sendReply(event) {
+    if (event) event.preventDefault();
+    const item = state.selected && state.conversations.get(state.selected);
+    const box = $("reply-text");
+    const text = box.value.trim();
+    if (!item || !text) return;
+    if ($("as-note").checked) {
+      if (send("note", { conversation_id: item.id, text })) box.value = "";
+      return;
+    }
+    state.clientCounter += 1;
+    const clientId = `d${Date.now().toString(36)}${state.clientCounter}`;
+    if (!send("reply", { conversation_id: item.id, client_id: clientId, text })) return;
+    item.entries.push({
+      kind: "message",
+      local: true,
+      client_id: clientId,
+      direction: "outbound",
+      author: `agent:${state.agent.id}`,
+      text,
+      status: "sending",
+      created_at: new Date().toISOString(),
+    });
+    box.value = "";
+    render();
+  }
+
+  function openTransfer() {
+    fillTransferTargets();
+    $("transfer-note").value = "";
+    $("transfer-dialog").showModal();
+  }
+
+  function fillTransferTargets() {
+    const kind = document.querySelector("input[name='target-kind']:checked").value;
+    const options =
+      kind === "queue"
+        ? state.config.queues.map((q) => el("option", { value: q, text: q }))
+        : state.config.agents.map((a) => el("option", { value: a.id, text: a.name }));
+    $("transfer-target").replaceChildren(...options);
+  }
+
+  function submitTransfer(event) {
+    event.preventDefault();
+    const item = state.selected && state.conversations.get(state.selected);
+    const target = $("transfer-target").value;
+    if (!item || !target) return;
+    const kind = document.querySelector("input[name='target-kind']:checked").value;
+    const fields = { conversation_id: item.id, note: $("transfer-note").value.trim() };
+    fields[kind === "queue" ? "to_queue" : "to_agent"] = target;
+    if (!fields.note) delete fields.note;
+    if (send("transfer", fields)) $("transfer-dialog").close();
+  }
+
+  function bind() {
+    $("login-form").addEventListener("submit", (e) => signIn(e).catch((err) => {
+      $("login-error").textContent = `Sign-in failed: ${err.message}`;
+      $("login-error").hidden = false;
+    }));
+    $("logout").addEventListener("click", signOut);
+    $("tab-desk").addEventListener("click", () => showView("desk"));
+    $("tab-supervisor").addEventListener("click", () => showView("supervisor"));
+    $("availability").addEventListener("change", (e) => send("set_availability", { activity: e.target.value }));
+    $("reply-form").addEventListener("submit", sendReply);
+    $("reply-text").addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) sendReply(e);
+    });
+    $("reply-text").addEventListener("input", () => {
+      const id = state.selected;
+      const now = Date.now();
+      if (id && (!state.typingAt || now - state.typingAt > 3000)) {
+        state.typingAt = now;
+        send("typing", { conversation_id: id });
+      }
+    });
+    $("canned").addEventListener("change", (e) => {
+      const chosen = state.config.canned_responses[Number(e.target.value)];
+      if (e.target.value !== "" && chosen) {
+        const box = $("reply-text");
+        box.value = box.value ? `${box.value} ${chosen.text}` : chosen.text;
+        box.focus();
+      }
+      e.target.value = "";
+    });
+    $("wrapup").addEventListener("click", () => {
+      if (state.selected) send("wrapup", { conversation_id: state.selected, disposition: $("disposition").value });
+    });
+    $("close-conversation").addEventListener("click", () => {
+      if (state.selected) send("close", { conversation_id: state.selected, disposition: $("disposition").value });
+    });
+    $("dismiss").addEventListener("click", () => {
+      state.conversations.delete(state.selected);
+      state.selected = null;
+      render();
+    });
+    $("open-transfer").addEventListener("click", openTransfer);
+    for (const radio of document.querySelectorAll("input[name='target-kind']")) {
+      radio.addEventListener("change", fillTransferTargets);
+    }
+    $("transfer-form").addEventListener("submit", submitTransfer);
+    $("transfer-cancel").addEventListener("click", () => $("transfer-dialog").close());
+    setInterval(tickCountdowns, 250);
+  }
+
+  bind();
+  if (state.token) start();
+})();
