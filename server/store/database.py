@@ -6,9 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import Engine, StaticPool, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# Execution option marking a connection that writes (see _configure_sqlite).
+WRITER_OPTION = "threadline_writer"
 
 
 def _json_dumps(value: Any) -> str:
@@ -43,15 +47,29 @@ def create_engine(url: str) -> AsyncEngine:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def create_sqlite_writer_engine(url: str) -> Engine:
+    """A synchronous engine on the same SQLite file, for the writer thread (see sync_writer)."""
+    sync_url = make_url(normalise_url(url)).set(drivername="sqlite+pysqlite")
+    engine = create_sync_engine(
+        sync_url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        poolclass=StaticPool,  # one connection, used only by the writer thread
+    )
+    _configure_sqlite(engine, writer=True)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, writer: bool = False) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT (which group commit relies on to
     # isolate one request's failure from the others in its batch): take it over, as the
     # SQLAlchemy documentation recommends, and emit BEGIN ourselves.
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -63,6 +81,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Writers take the write lock up front (IMMEDIATE), so two writing connections wait for
+        # each other through busy_timeout instead of failing when a read lock cannot upgrade.
+        immediate = writer or connection.get_execution_options().get(WRITER_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.store.database import WRITER_OPTION
+
 T = TypeVar("T")
 Operation = Callable[[AsyncConnection], Awaitable[Any]]
 
@@ -70,8 +72,10 @@ class GroupCommitter:
 
     async def _commit(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
         try:
-            async with self._engine.begin() as conn:
-                results = [await operation(conn) for operation, _ in batch]
+            async with self._engine.connect() as plain:
+                conn = await plain.execution_options(**{WRITER_OPTION: True})
+                async with conn.begin():
+                    results = [await operation(conn) for operation, _ in batch]
         except Exception:
             await self._commit_isolated(batch)
             return
@@ -85,13 +89,15 @@ class GroupCommitter:
         done: list[tuple[asyncio.Future[Any], Any]] = []
         failed: list[tuple[asyncio.Future[Any], BaseException]] = []
         try:
-            async with self._engine.begin() as conn:
-                for operation, future in batch:
-                    try:
-                        async with conn.begin_nested():
-                            done.append((future, await operation(conn)))
-                    except Exception as exc:  # one request's failure must not fail the batch
-                        failed.append((future, exc))
+            async with self._engine.connect() as plain:
+                conn = await plain.execution_options(**{WRITER_OPTION: True})
+                async with conn.begin():
+                    for operation, future in batch:
+                        try:
+                            async with conn.begin_nested():
+                                done.append((future, await operation(conn)))
+                        except Exception as exc:  # one request's failure must not fail the batch
+                            failed.append((future, exc))
         except Exception as exc:
             log.exception("group commit of %d operations failed", len(batch))
             for _, future in batch:

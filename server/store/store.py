@@ -6,14 +6,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.engine.execution import ACTIVE, Execution
-from server.model import Identity, InboundEnvelope, advance_status
-from server.store import writes
-from server.store.database import create_engine
+from server.model import Identity, InboundEnvelope
+from server.store import ops
+from server.store.database import create_engine, create_sqlite_writer_engine, is_sqlite
 from server.store.group_commit import GroupCommitter
 from server.store.migrate import upgrade
 from server.store.schema import (
@@ -26,29 +26,45 @@ from server.store.schema import (
     messages,
     timers,
 )
+from server.store.sync_writer import SyncWriter
 
 T = TypeVar("T")
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sync_writer: SyncWriter | None = None) -> None:
         self.engine = engine
         self.committer = GroupCommitter(engine)
+        self.sync_writer = sync_writer
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
-        store = cls(create_engine(url))
+        engine = create_engine(url)
+        writer = SyncWriter(create_sqlite_writer_engine(url)) if is_sqlite(engine) else None
+        store = cls(engine, writer)
         if migrate:
             await upgrade(store.engine)
         store.committer.start()
+        if writer is not None:
+            writer.start()
         return store
 
     async def close(self) -> None:
+        if self.sync_writer is not None:
+            await self.sync_writer.close()
         await self.committer.close()
         await self.engine.dispose()
 
     async def write(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run an async operation in the group commit (see group_commit)."""
         return await self.committer.run(operation)
+
+    async def write_sync(self, operation: Callable[[Connection], T]) -> T:
+        """Run a plain operation in the group commit: a batch per hop on SQLite's writer thread,
+        through the async committer elsewhere (see sync_writer)."""
+        if self.sync_writer is not None:
+            return await self.sync_writer.run(operation)
+        return await self.committer.run(lambda conn: conn.run_sync(operation))
 
     async def _one(self, query: Any) -> RowMapping | None:
         async with self.engine.connect() as conn:
@@ -65,17 +81,17 @@ class Store:
 
     # --- messages and conversations -------------------------------------------------------
 
-    async def ingest(self, envelope: InboundEnvelope) -> writes.Ingested:
+    async def ingest(self, envelope: InboundEnvelope) -> ops.Ingested:
         now = time.time()
-        return await self.write(lambda conn: writes.ingest_inbound(conn, envelope, now))
+        return await self.write_sync(lambda conn: ops.ingest_inbound(conn, envelope, now))
 
-    async def write_step(self, step: writes.StepWrite) -> list[RowMapping]:
+    async def write_step(self, step: ops.StepWrite) -> list[ops.Row]:
         now = time.time()
-        return await self.write(lambda conn: writes.write_step(conn, step, now))
+        return await self.write_sync(lambda conn: ops.write_step(conn, step, now))
 
-    async def add_outbound(self, draft: writes.OutboundDraft) -> RowMapping:
+    async def add_outbound(self, draft: ops.OutboundDraft) -> ops.Row:
         now = time.time()
-        return await self.write(lambda conn: writes.insert_outbound(conn, draft, now))
+        return await self.write_sync(lambda conn: ops.insert_outbound(conn, draft, now))
 
     async def mark_sent(
         self,
@@ -92,36 +108,16 @@ class Store:
         if error is not None:
             values["error_message"] = error
             values["error_code"] = error_code
-
-        async def op(conn: AsyncConnection) -> None:
-            await conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
-
-        await self.write(op)
+        await self.write_sync(lambda conn: ops.mark_sent(conn, message_id, values))
 
     async def apply_status(
         self, provider_message_id: str, status: str, error_code: str | None, error: str | None
-    ) -> tuple[RowMapping | None, bool]:
+    ) -> tuple[ops.Row | None, bool]:
         """Move a message's delivery status forward; returns (message, whether it changed)."""
-
-        async def op(conn: AsyncConnection) -> tuple[RowMapping | None, bool]:
-            row = (
-                await conn.execute(
-                    select(messages).where(messages.c.provider_message_id == provider_message_id)
-                )
-            ).first()
-            if row is None:
-                return None, False
-            new = advance_status(row.status, status)
-            if new == row.status:
-                return row._mapping, False
-            values: dict[str, Any] = {"status": new, "updated_at": time.time()}
-            if error_code or error:
-                values.update(error_code=error_code, error_message=error)
-            await conn.execute(update(messages).where(messages.c.id == row.id).values(**values))
-            changed = (await conn.execute(select(messages).where(messages.c.id == row.id))).one()
-            return changed._mapping, True
-
-        return await self.write(op)
+        now = time.time()
+        return await self.write_sync(
+            lambda conn: ops.apply_status(conn, provider_message_id, status, error_code, error, now)
+        )
 
     async def conversation(self, conversation_id: str) -> RowMapping | None:
         return await self._one(select(conversations).where(conversations.c.id == conversation_id))
@@ -159,12 +155,7 @@ class Store:
         return await self._one(select(messages).where(messages.c.id == message_id))
 
     async def mark_handled(self, message_id: str) -> None:
-        async def op(conn: AsyncConnection) -> None:
-            await conn.execute(
-                update(messages).where(messages.c.id == message_id).values(handled=True)
-            )
-
-        await self.write(op)
+        await self.write_sync(lambda conn: ops.mark_handled(conn, message_id))
 
     async def unhandled_inbound(self, limit: int = 10_000) -> list[RowMapping]:
         return await self._all(
@@ -220,8 +211,8 @@ class Store:
         self, *, channel: str, account: str, address: str, identities: tuple[Identity, ...]
     ) -> RowMapping:
         now = time.time()
-        return await self.write(
-            lambda conn: writes.open_for_address(
+        return await self.write_sync(
+            lambda conn: ops.open_for_address(
                 conn,
                 channel=channel,
                 account=account,
@@ -262,10 +253,7 @@ class Store:
         )
 
     async def delete_timer(self, timer_id: str) -> None:
-        async def op(conn: AsyncConnection) -> None:
-            await conn.execute(delete(timers).where(timers.c.id == timer_id))
-
-        await self.write(op)
+        await self.write_sync(lambda conn: ops.delete_timer(conn, timer_id))
 
     async def next_timer_due(self) -> float | None:
         due = await self._scalar(select(func.min(timers.c.due_at)))
