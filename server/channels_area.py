@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import RowMapping
 from starlette.routing import BaseRoute
 
@@ -107,16 +107,23 @@ class PhoneChannelSender:
             await client.aclose()
 
 
+_RECENT_MESSAGES = (
+    select(messages.c.direction, messages.c.parts)
+    .where(
+        messages.c.conversation_id == bindparam("b_conversation"),
+        messages.c.seq < bindparam("b_seq"),
+    )
+    .order_by(messages.c.seq.desc())
+    .limit(CHOICE_LOOKBACK)
+)
+
+
 async def offered_choices(store: Store, conversation_id: str, before_seq: int) -> list[Choice]:
     """The choices of the latest outbound message since the customer last wrote, if any."""
-    query = (
-        select(messages.c.direction, messages.c.parts)
-        .where(messages.c.conversation_id == conversation_id, messages.c.seq < before_seq)
-        .order_by(messages.c.seq.desc())
-        .limit(CHOICE_LOOKBACK)
-    )
-    async with store.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    if before_seq <= 1:  # the conversation's first message answers nothing
+        return []
+    params = {"b_conversation": conversation_id, "b_seq": before_seq}
+    rows = await store.read(lambda conn: conn.execute(_RECENT_MESSAGES, params).all())
     for row in rows:
         if row.direction == "inbound":
             break

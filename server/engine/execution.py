@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 ACTIVE = "active"
@@ -36,7 +36,9 @@ class Execution:
     depth: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: the values are already JSON data, and ``asdict`` would deep-copy
+        # the whole context on every step only for the serializer to read it once.
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Execution:
@@ -53,3 +55,6 @@ class StepLog:
     to_state: str | None
     at: float
     outputs: dict[str, Any] | None = None
+
+
+_FIELDS = tuple(f.name for f in fields(Execution))

@@ -53,9 +53,8 @@ def create_engine(url: str) -> AsyncEngine:
 
 def create_sqlite_writer_engine(url: str) -> Engine:
     """A synchronous engine on the same SQLite file, for the writer thread (see sync_writer)."""
-    sync_url = make_url(normalise_url(url)).set(drivername="sqlite+pysqlite")
     engine = create_sync_engine(
-        sync_url,
+        _pysqlite_url(url),
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         connect_args={"timeout": 30, "check_same_thread": False},
@@ -63,6 +62,30 @@ def create_sqlite_writer_engine(url: str) -> Engine:
     )
     _configure_sqlite(engine, writer=True)
     return engine
+
+
+def create_sqlite_reader_engine(url: str, threads: int) -> Engine:
+    """Synchronous autocommit connections for the reader threads (see sync_reader): with no
+    transaction held open, every query sees the latest commit."""
+    engine = create_sync_engine(
+        _pysqlite_url(url),
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=threads,
+        max_overflow=0,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # autocommit: pysqlite opens no transaction
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+    return engine
+
+
+def _pysqlite_url(url: str) -> Any:
+    return make_url(normalise_url(url)).set(drivername="sqlite+pysqlite")
 
 
 def _configure_sqlite(engine: Engine, *, writer: bool = False) -> None:

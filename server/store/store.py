@@ -6,14 +6,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.engine.execution import ACTIVE, Execution
 from server.model import Identity, InboundEnvelope
 from server.store import ops
-from server.store.database import create_engine, create_sqlite_writer_engine, is_sqlite
+from server.store import sync_reader as reads
+from server.store.database import (
+    create_engine,
+    create_sqlite_reader_engine,
+    create_sqlite_writer_engine,
+    is_sqlite,
+)
 from server.store.group_commit import GroupCommitter
 from server.store.migrate import upgrade
 from server.store.schema import (
@@ -26,22 +32,51 @@ from server.store.schema import (
     messages,
     timers,
 )
+from server.store.sync_reader import SyncReader
 from server.store.sync_writer import SyncWriter
 
 T = TypeVar("T")
+READER_THREADS = 4
+
+
+_TOP_ACTIVE = select(executions.c.id, executions.c.data).where(
+    executions.c.active_key == bindparam("b_conversation")
+)
+_ACTIVE_CHILD = select(executions.c.id, executions.c.data).where(
+    executions.c.parent_id == bindparam("b_parent"), executions.c.status == ACTIVE
+)
+
+
+def deepest_active(conn: Connection, conversation_id: str) -> Execution | None:
+    row = conn.execute(_TOP_ACTIVE, {"b_conversation": conversation_id}).first()
+    while row is not None:
+        child = conn.execute(_ACTIVE_CHILD, {"b_parent": row.id}).first()
+        if child is None:
+            return Execution.from_dict(row.data)
+        row = child
+    return None
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, sync_writer: SyncWriter | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sync_writer: SyncWriter | None = None,
+        sync_reader: SyncReader | None = None,
+    ) -> None:
         self.engine = engine
         self.committer = GroupCommitter(engine)
         self.sync_writer = sync_writer
+        self.sync_reader = sync_reader
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
         engine = create_engine(url)
-        writer = SyncWriter(create_sqlite_writer_engine(url)) if is_sqlite(engine) else None
-        store = cls(engine, writer)
+        writer = reader = None
+        if is_sqlite(engine):
+            writer = SyncWriter(create_sqlite_writer_engine(url))
+            reader = SyncReader(create_sqlite_reader_engine(url, READER_THREADS), READER_THREADS)
+        store = cls(engine, writer, reader)
         if migrate:
             await upgrade(store.engine)
         store.committer.start()
@@ -52,6 +87,8 @@ class Store:
     async def close(self) -> None:
         if self.sync_writer is not None:
             await self.sync_writer.close()
+        if self.sync_reader is not None:
+            self.sync_reader.close()
         await self.committer.close()
         await self.engine.dispose()
 
@@ -66,18 +103,23 @@ class Store:
             return await self.sync_writer.run(operation)
         return await self.committer.run(lambda conn: conn.run_sync(operation))
 
-    async def _one(self, query: Any) -> RowMapping | None:
+    async def read(self, query: Callable[[Connection], T]) -> T:
+        """Run a plain query function: one hop on SQLite's reader threads (see sync_reader)."""
+        if self.sync_reader is not None:
+            return await self.sync_reader.run(query)
         async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-            return row._mapping if row is not None else None
+            return await conn.run_sync(query)
 
-    async def _scalar(self, query: Any) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(query)).scalar()
+    async def _one(self, statement: Any) -> RowMapping | None:
+        result: RowMapping | None = await self.read(reads.first(statement))
+        return result
 
-    async def _all(self, query: Any) -> list[RowMapping]:
-        async with self.engine.connect() as conn:
-            return [row._mapping for row in (await conn.execute(query)).all()]
+    async def _scalar(self, statement: Any) -> Any:
+        return await self.read(reads.scalar(statement))
+
+    async def _all(self, statement: Any) -> list[RowMapping]:
+        result: list[RowMapping] = await self.read(reads.every(statement))
+        return result
 
     # --- messages and conversations -------------------------------------------------------
 
@@ -181,27 +223,7 @@ class Store:
 
     async def active_execution(self, conversation_id: str) -> Execution | None:
         """The deepest active execution: a running subflow rather than its waiting parent."""
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(executions.c.id, executions.c.data).where(
-                        executions.c.active_key == conversation_id
-                    )
-                )
-            ).first()
-            while row is not None:
-                child = (
-                    await conn.execute(
-                        select(executions.c.id, executions.c.data).where(
-                            executions.c.parent_id == row.id,
-                            executions.c.status == ACTIVE,
-                        )
-                    )
-                ).first()
-                if child is None:
-                    return Execution.from_dict(row.data)
-                row = child
-        return None
+        return await self.read(lambda conn: deepest_active(conn, conversation_id))
 
     async def execution(self, execution_id: str) -> Execution | None:
         row = await self._one(select(executions.c.data).where(executions.c.id == execution_id))
