@@ -100,4 +100,5 @@ if __name__ == "__main__":
         port=port,
         log_level="warning",
         ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,  # the same uvicorn settings as `threadline serve`
     )

@@ -87,27 +87,57 @@ def _wait_count(fake_port: int, expected: int, timeout: float = 300) -> None:
     raise RuntimeError(f"replies did not reach {expected} in {timeout} s")
 
 
-def threadline_throughput(tmp: Path, customers: int) -> tuple[float, Outcome]:
+def twilio_env(fake_port: int, database_url: str | None = None) -> dict[str, str]:
+    env = {
+        "THREADLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
+        "THREADLINE_TWILIO_AUTH_TOKEN": TOKEN,
+        "THREADLINE_TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}",
+        "THREADLINE_PUBLIC_URL": PUBLIC,
+    }
+    if database_url:
+        env["THREADLINE_DATABASE_URL"] = database_url
+    return env
+
+
+async def _round(servers: list[Server], customers: int, body: str, tag: str) -> Outcome:
+    """Each customer's messages go to one node (customer i to node i mod n), all nodes at once."""
+    path = "/channels/twilio/messages"
+    per_node = [
+        signed_requests(path, range(i, customers, len(servers)), body, server.port, tag)
+        for i, server in enumerate(servers)
+    ]
+    connections = max(1, CONNECTIONS // len(servers))
+    outcomes = await asyncio.gather(
+        *(
+            closed_loop("127.0.0.1", server.port, requests, connections)
+            for server, requests in zip(servers, per_node, strict=True)
+        )
+    )
+    merged = Outcome()
+    for outcome in outcomes:
+        merged.latencies_ms += outcome.latencies_ms
+        for status, n in outcome.statuses.items():
+            merged.statuses[status] = merged.statuses.get(status, 0) + n
+    return merged
+
+
+def threadline_throughput(
+    tmp: Path, customers: int, nodes: int = 1, database_url: str | None = None
+) -> tuple[float, Outcome]:
+    """Messages/s end to end (the reply reached the fake API) for ``nodes`` servers."""
     fake_port = free_port()
     fake = _start(["bench.fake_twilio", str(fake_port)], fake_port)
-    server = Server(
-        tmp / "threadline",
-        env={
-            "THREADLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
-            "THREADLINE_TWILIO_AUTH_TOKEN": TOKEN,
-            "THREADLINE_TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}",
-            "THREADLINE_PUBLIC_URL": PUBLIC,
-        },
-    )
+    servers = [
+        Server(tmp / f"threadline-{i}", env=twilio_env(fake_port, database_url))
+        for i in range(nodes)
+    ]
     try:
-        server.start()
-        path = "/channels/twilio/messages"
-        first = signed_requests(path, range(customers), "hello", server.port, "a")
-        second = signed_requests(path, range(customers), "billing", server.port, "b")
+        for server in servers:  # one after the other: the first migrates a new database
+            server.start()
         started = time.perf_counter()
-        one = asyncio.run(closed_loop("127.0.0.1", server.port, first, CONNECTIONS))
+        one = asyncio.run(_round(servers, customers, "hello", "a"))
         _wait_count(fake_port, customers)
-        two = asyncio.run(closed_loop("127.0.0.1", server.port, second, CONNECTIONS))
+        two = asyncio.run(_round(servers, customers, "billing", "b"))
         _wait_count(fake_port, 2 * customers)
         elapsed = time.perf_counter() - started
         acks = Outcome(one.latencies_ms + two.latencies_ms, {**one.statuses}, elapsed)
@@ -115,7 +145,8 @@ def threadline_throughput(tmp: Path, customers: int) -> tuple[float, Outcome]:
             acks.statuses[status] = acks.statuses.get(status, 0) + n
         return 2 * customers / elapsed, acks
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
         fake.terminate()
         fake.wait(timeout=10)
 
@@ -123,15 +154,7 @@ def threadline_throughput(tmp: Path, customers: int) -> tuple[float, Outcome]:
 def threadline_latency(tmp: Path, rate: float, seconds: float) -> Outcome:
     fake_port = free_port()
     fake = _start(["bench.fake_twilio", str(fake_port)], fake_port)
-    server = Server(
-        tmp / "threadline-latency",
-        env={
-            "THREADLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
-            "THREADLINE_TWILIO_AUTH_TOKEN": TOKEN,
-            "THREADLINE_TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}",
-            "THREADLINE_PUBLIC_URL": PUBLIC,
-        },
-    )
+    server = Server(tmp / "threadline-latency", env=twilio_env(fake_port))
     try:
         server.start()
         count = int(rate * seconds)

@@ -13,6 +13,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from server.agents.auth import jwt_secret
+from server.agents.channel_links import link_channels
 from server.agents.directory import AgentDirectory
 from server.agents.handoff import Handoff
 from server.agents.hub import AgentHub
@@ -53,6 +54,7 @@ async def setup(services: Services) -> None:
     runtime.effect_handlers[RouteToAgent] = handoff.route_to_agent
     runtime.agent_inbound = handoff.agent_inbound
     runtime.message_listeners.append(handoff.on_message)
+    link_channels(handoff.links, services.store, services.extras)
     await service.start()
 
 

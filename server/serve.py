@@ -38,6 +38,9 @@ def run(
         port=port,
         log_level="warning",
         ws_max_size=MAX_FRAME_BYTES,
+        # Chat frames are small: compressing them saves little, and each connection's zlib
+        # state costs about 33 KiB, more than the rest of an idle session.
+        ws_per_message_deflate=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

@@ -1,6 +1,7 @@
-"""What an agent sees with an offer: contact, channel, CRM fields, intent, variables, transcript,
-journey, notes. Static parts come from the flow's ``send-to-agent`` (kept in routing_tasks);
-the live parts are read when the offer is made, so a re-offer shows the history up to now.
+"""What an agent sees with an offer: contact, channel, device (app), pre-chat answers (web chat),
+CRM fields, intent, variables, transcript, journey, notes. Static parts come from the flow's
+``send-to-agent`` (kept in routing_tasks); the live parts are read when the offer is made, so a
+re-offer shows the history up to now.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ async def live_context(
             }
             for row in rows
         ]
+    channel_context = dict(conversation["context"] or {})
     return {
         **stored,
         "channel": {
@@ -93,6 +95,9 @@ async def live_context(
             "identities": [{"kind": i["kind"], "value": i["value"]} for i in identities],
         },
         "attributes": dict(conversation["attributes"] or {}),
+        # What the customer's channel told us: the app's device, the web chat pre-chat form.
+        "device": channel_context.get("device"),
+        "prechat": dict(channel_context.get("prechat") or {}),
         "transcript": transcript,
         "journey": journey,
         "notes": notes,

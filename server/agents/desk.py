@@ -198,8 +198,12 @@ class DeskSession:
         await self.service.store.write(op)
 
     async def typing(self, frame: Frame) -> list[Frame]:
-        typing = protocol.out("typing", conversation_id=frame["conversation_id"], by=self.by)
-        await self.hub.tell_monitors(frame["conversation_id"], typing)
+        cid, busy = frame["conversation_id"], frame.get("typing", True)
+        typing = protocol.out("typing", conversation_id=cid, by=self.by, typing=busy)
+        await self.hub.tell_monitors(cid, typing)
+        # Only the agent on the conversation (or a supervisor) shows as typing to the customer.
+        if self._owns(cid) or self.identity.supervisor:
+            await self.handoff.links.agent_typing(cid, self.by, busy)
         return []
 
     async def read(self, frame: Frame) -> list[Frame]:
@@ -220,6 +224,7 @@ class DeskSession:
                     properties=note,
                 )
             )
+        await self.handoff.links.agent_read(frame["conversation_id"], self.by, frame["message_seq"])
         return []
 
     async def transfer(self, frame: Frame) -> list[Frame]:

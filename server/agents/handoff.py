@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.agents import protocol
 from server.agents.context import flow_context
 from server.agents.hub import AgentHub
+from server.agents.links import CustomerLinks
 from server.agents.service import RoutingService
 from server.engine import effects as fx
 from server.engine.events import Result
@@ -38,6 +39,8 @@ class Handoff:
         self.hub = hub
         self.runtime = service.runtime
         self.store = service.store
+        # Typing and read receipts between the customer's channel and the agent.
+        self.links = CustomerLinks(service, hub)
 
     async def route_to_agent(self, conversation: RowMapping, effect: fx.Effect) -> Result:
         assert isinstance(effect, fx.RouteToAgent)

@@ -63,6 +63,14 @@ class AgentHub:
                 await self._push_or_drop(agent_id, socket, {**frame, "seq": seq})
             return seq
 
+    async def tell(self, agent_id: str, frame: dict[str, Any]) -> None:
+        """Push a live-only frame (no seq, never stored) to the agent's open sockets."""
+        for socket in list(self.sockets.get(agent_id, ())):
+            try:
+                await push(socket, frame)
+            except Exception:  # the socket died; its handler cleans up
+                self.sockets.get(agent_id, set()).discard(socket)
+
     async def acknowledge(self, agent_id: str, seq: int) -> None:
         await self.store.write(lambda c: tables.acknowledge(c, agent_id, seq))
 

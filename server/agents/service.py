@@ -192,7 +192,8 @@ class RoutingService:
 
     def _holder(self, task_id: str | None) -> str | None:
         task = self.router.state.tasks.get(task_id) if task_id else None
-        return task.agent_id if task is not None and task.status == "assigned" else None
+        # Wrap-up still belongs to the agent: going from assigned to wrapup is not a hand-over.
+        return task.agent_id if task is not None and task.status in ("assigned", "wrapup") else None
 
     @staticmethod
     def _removed(batch: _Batch, agent_id: str, task_id: str, reason: str) -> None:

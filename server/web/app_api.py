@@ -317,6 +317,8 @@ async def mark_read(state: Any, session: AppSession, seq: int) -> None:
     for row in await app_sessions.unread_outbound(state.store, session.conversation_id, seq):
         if row["provider_message_id"]:
             await state.runtime.apply_status(row["provider_message_id"], "read", None, None)
+    app_state: AppState = state.app_api
+    await app_state.hub.user_read(session.conversation_id, seq)
 
 
 async def contact_events(request: Request) -> Response:

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "app"
 
+# Told (conversation id, user typing) and (conversation id, seq read) for agents' desks.
+UserTypingListener = Callable[[str, bool], Awaitable[None]]
+UserReadListener = Callable[[str, int], Awaitable[None]]
+
 # (conversation, message, push tokens) for a user with no socket open. Push delivery (APNs,
 # FCM) is not built yet: the default hook does nothing, and apps fetch history when opened.
 PushHook = Callable[[Conversation, Message, list[str]], Awaitable[None]]
@@ -45,6 +49,8 @@ class AppHub:
         # conversation id -> user key (typing indicators name only the conversation), and back.
         self._users: dict[str, str] = {}
         self._conversations: dict[str, set[str]] = {}
+        self.typing_listeners: list[UserTypingListener] = []
+        self.read_listeners: list[UserReadListener] = []
 
     def join(self, key: str, conversation_id: str, socket: WebSocket) -> None:
         self._sockets.setdefault(key, set()).add(socket)
@@ -83,6 +89,10 @@ class AppHub:
             await self.push(key, frames.message_frame(message_json(message)))
 
     async def on_activity(self, conversation_id: str, busy: bool) -> None:
+        await self.tell(conversation_id, frames.typing_frame("bot", busy))
+
+    async def tell(self, conversation_id: str, frame: dict[str, Any]) -> None:
+        """Push ``frame`` to the sockets of the conversation's user, if any are open."""
         if not self._sockets:
             return
         key = self._users.get(conversation_id)
@@ -92,7 +102,15 @@ class AppHub:
                 return
             key = user_key(conversation["channel_account"], conversation["customer_address"])
         if self.connected(key):
-            await self.push(key, frames.typing_frame("bot", busy))
+            await self.push(key, frame)
+
+    async def user_typing(self, conversation_id: str, busy: bool) -> None:
+        for listener in self.typing_listeners:
+            await listener(conversation_id, busy)
+
+    async def user_read(self, conversation_id: str, seq: int) -> None:
+        for listener in self.read_listeners:
+            await listener(conversation_id, seq)
 
 
 class AppSender:

@@ -1,8 +1,8 @@
 """The app WebSocket: ``/api/app/v1/ws?token=SESSION_TOKEN[&after=SEQ]``.
 
-The server pushes messages as they are stored, the bot's typing, and read receipts; the client
-sends ``read`` receipts, ``typing`` and ``ping``. Messages after ``after`` are replayed first so
-a reconnecting app misses nothing.
+The server pushes messages as they are stored, the bot's and agents' typing, and agents' read
+receipts; the client sends ``read`` receipts, ``typing`` (for the agent's desk) and ``ping``.
+Messages after ``after`` are replayed first so a reconnecting app misses nothing.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ async def app_ws_endpoint(socket: WebSocket) -> None:
                 await _send(socket, frames.error_frame(frame.code, frame.message))
             elif isinstance(frame, frames.Read):
                 await mark_read(state, session, frame.seq)
+            elif isinstance(frame, frames.Typing):
+                await hub.user_typing(session.conversation_id, frame.busy)
             elif isinstance(frame, frames.Ping):
                 await _send(socket, {"type": "pong"})
-            # frames.Typing: the customer's typing goes to agents once the agent desk takes it.
     except WebSocketDisconnect:
         pass
     finally:

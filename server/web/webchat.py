@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.base import SendOutcome
@@ -26,7 +28,8 @@ from channels.webchat import protocol
 from server.model import Conversation, MediaPart, Message
 from server.runtime import metrics
 from server.runtime.rows import message_json
-from server.store import sessions
+from server.store import Store, sessions
+from server.store.schema import conversations
 from server.web import webchat_identity
 from server.web.webchat_config import AccountConfig, WebchatConfig
 from server.web.webchat_proactive import start_proactively
@@ -167,6 +170,18 @@ def validate_prechat(
     return values, None
 
 
+async def remember_prechat(store: Store, conversation_id: str, values: dict[str, str]) -> None:
+    """This conversation's pre-chat answers, in its context, for the agent who takes it."""
+
+    async def op(conn: AsyncConnection) -> None:
+        where = conversations.c.id == conversation_id
+        current = (await conn.execute(select(conversations.c.context).where(where))).scalar()
+        context = {**(current or {}), "prechat": values}
+        await conn.execute(update(conversations).where(where).values(context=context))
+
+    await store.write(op)
+
+
 async def webchat_endpoint(socket: WebSocket) -> None:
     state = socket.app.state
     store, runtime, hub = state.store, state.runtime, state.webchat_hub
@@ -293,6 +308,7 @@ async def _handle(
             " ".join(v for k in ("first_name", "last_name") if (v := values.get(k))) or None
         )
         await sessions.save_prechat(store, session.contact_id, values, display_name)
+        await remember_prechat(store, conversation_id, values)
         if account.greeting:
             start_proactively(runtime, conversation_id)
         return {"type": "prechat_saved", "fields": sorted(values)}

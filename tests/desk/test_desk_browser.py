@@ -35,6 +35,7 @@ async def test_agent_takes_a_conversation_from_offer_to_close(
     countdown = offer.locator(".countdown")
     await expect(countdown).to_have_text(re.compile(r"^1m \d\ds$|^\d+s$"))
     first = await countdown.inner_text()
+    conversation_id = await offer.get_attribute("data-conversation")
     await shoot(page, tmp_path, "1-offer")
     await page.wait_for_timeout(1100)
     assert await countdown.inner_text() != first  # it counts down
@@ -68,6 +69,7 @@ async def test_agent_takes_a_conversation_from_offer_to_close(
     await expect(transcript.locator(".msg.contact").last).to_contain_text("invoice 42")
 
     await page.get_by_label("Internal note").check()
+    await expect(page.get_by_role("button", name="Add note")).to_be_visible()
     await reply_box.fill("customer was double charged")
     await reply_box.press("Enter")
     await expect(transcript.locator(".msg.note")).to_contain_text("double charged")
@@ -77,13 +79,12 @@ async def test_agent_takes_a_conversation_from_offer_to_close(
     await page.get_by_label("Disposition").select_option("resolved")
     await page.get_by_role("button", name="Wrap up").click()
     await expect(page.locator("#conversation-meta")).to_contain_text("wrap-up")
-    await page.wait_for_timeout(500); await shoot(page, tmp_path, "dbg")
     await page.get_by_role("button", name="Close", exact=True).click()
     await expect(page.locator("#conversation-meta")).to_contain_text("closed")
     await expect(transcript).to_contain_text("Closed (resolved)")
     await shoot(page, tmp_path, "3-closed")
 
-    stored = desk_server.api(f"/api/v1/conversations/{reply['conversation_id']}").json()
+    stored = desk_server.api(f"/api/v1/conversations/{conversation_id}").json()
     assert stored["status"] == "closed"
     assert "customer was double charged" not in [m["text"] for m in stored["messages"]]
     await chat.close()
@@ -148,6 +149,7 @@ async def test_supervisor_sees_queues_and_agents_and_force_closes(
 
     await bea_row.get_by_role("button", name="Force close").click()
     await expect(agent_page.locator("#conversation-meta")).to_contain_text("closed")
+    await expect(agent_page.locator("#transcript")).to_contain_text("by Sue (supervisor)")
     await expect(bea_row).to_contain_text("0 assigned")
     await shoot(agent_page, tmp_path, "force-closed")
     await chat.close()

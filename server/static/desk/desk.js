@@ -293,6 +293,7 @@
       item.queue = frame.queue || item.queue;
       if (frame.status === "offered") item.expiresAt = frame.expires_at;
       adoptContext(item, frame.context);
+      if (!state.selected && frame.status !== "offered") state.selected = item.id;
       render();
     },
     offer(frame) {
@@ -366,7 +367,7 @@
       const item = conversation(frame.conversation_id);
       item.status = "closed";
       item.disposition = frame.disposition;
-      item.entries.push({ kind: "system", text: `Closed (${frame.disposition || "no disposition"}) by ${frame.by}` });
+      item.entries.push({ kind: "system", text: `Closed (${frame.disposition || "no disposition"}) by ${byName(frame.by)}` });
       render();
     },
     agent_state(frame) {
@@ -398,7 +399,11 @@
     const context = item.context || {};
     const contact = context.contact || {};
     const channel = context.channel || {};
-    return contact.display_name || channel.customer_address || contact.id || item.id;
+    if (contact.display_name) return contact.display_name;
+    // Addresses of web chat visitors are long random ids: a short tail tells them apart.
+    const address = String(channel.customer_address || contact.id || item.id);
+    const kind = { webchat: "Web chat visitor", app: "App user" }[channel.kind || item.channel];
+    return kind ? `${kind} …${address.slice(-6)}` : address;
   }
 
   function announce(text) {
@@ -424,7 +429,7 @@
         const last = [...item.entries].reverse().find((e) => e.kind === "message" && e.direction === "inbound");
         return el(
           "li",
-          { class: "offer", "aria-label": `Offer from ${contactName(item)}` },
+          { class: "offer", "aria-label": `Offer from ${contactName(item)}`, "data-conversation": item.id },
           el("div", { class: "who-line", text: contactName(item) }),
           el("div", { class: "muted" }, `${item.channel || ""} · queue ${item.queue || "—"}`),
           last ? el("p", { class: "preview", text: last.text }) : null,
@@ -521,8 +526,9 @@
   }
 
   function byName(by) {
-    const [, id] = String(by || "").split(":");
-    return id ? agentName(id) : by || "";
+    const [role, id] = String(by || "").split(":");
+    if (!id) return by || "";
+    return role === "supervisor" ? `${agentName(id)} (supervisor)` : agentName(id);
   }
 
   function renderEntry(entry) {
@@ -793,6 +799,11 @@
         state.typingAt = now;
         send("typing", { conversation_id: id });
       }
+    });
+    $("as-note").addEventListener("change", (e) => {
+      // Make the mode obvious: a note must never be mistaken for a reply, nor the reverse.
+      $("send").textContent = e.target.checked ? "Add note" : "Send";
+      $("reply-text").classList.toggle("note-mode", e.target.checked);
     });
     $("canned").addEventListener("change", (e) => {
       const chosen = state.config.canned_responses[Number(e.target.value)];

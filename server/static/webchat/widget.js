@@ -74,6 +74,8 @@
   var bySeq = {}; // seq -> element: the rendered history, deduplicated by seq
   var maxSeq = 0;
   var readSeq = 0;
+  var agentReadSeq = 0; // the visitor's messages up to this seq were read by an agent
+  var typingTimer = null;
   var pending = {}; // client_id -> {frame, el}: sent, not yet echoed back; resent on reconnect
   var prechatState = "none";
   var typingSent = 0;
@@ -126,6 +128,7 @@
     ".choices button:disabled{opacity:.5;cursor:default}" +
     ".typing{align-self:flex-start;color:#5b6675;font-size:13px;padding:2px 6px}" +
     ".typing[hidden]{display:none}" +
+    ".msg.seen::after{content:'Seen';display:block;font-size:11px;opacity:.8;text-align:right;margin-top:2px}" +
     ".status{font-size:12px;color:#5b6675;text-align:center;padding:2px}" +
     ".error{color:#b3261e;font-size:13px;padding:4px 12px}" +
     ".error:empty{display:none}" +
@@ -313,7 +316,8 @@
       insertBySeq(el, m.seq);
     }
     if (m.seq > maxSeq) maxSeq = m.seq;
-    if (m.direction === "outbound") typingEl.hidden = true;
+    if (m.direction === "outbound") showTyping("", false);
+    if (agentReadSeq) showAgentRead();
     disableOldChoices();
     if (fresh) {
       log.scrollTop = log.scrollHeight;
@@ -335,8 +339,32 @@
     pending = {};
     maxSeq = 0;
     readSeq = 0;
-    typingEl.hidden = true;
+    agentReadSeq = 0;
+    showTyping("", false);
     updateUnread();
+  }
+
+  function showTyping(author, typing) {
+    clearTimeout(typingTimer);
+    typingEl.textContent = author === "agent" ? "Agent is typing…" : "Typing…";
+    typingEl.hidden = !typing;
+    // Desks repeat "typing" while the agent types; a desk that vanished must not leave it on.
+    if (typing && author === "agent") {
+      typingTimer = setTimeout(function () {
+        typingEl.hidden = true;
+      }, 6000);
+    }
+  }
+
+  function showAgentRead() {
+    // One "Seen" mark, under the visitor's latest message an agent has read.
+    var latest = 0;
+    Object.keys(bySeq).forEach(function (s) {
+      var n = Number(s);
+      bySeq[s].classList.remove("seen");
+      if (n <= agentReadSeq && n > latest && bySeq[s].classList.contains("inbound")) latest = n;
+    });
+    if (latest) bySeq[latest].classList.add("seen");
   }
 
   function unreadCount() {
@@ -457,13 +485,16 @@
         updateUnread();
         break;
       case "typing":
-        if (f.author !== "visitor") typingEl.hidden = !f.typing;
+        if (f.author !== "visitor") showTyping(f.author, f.typing);
         if (f.typing) log.scrollTop = log.scrollHeight;
         break;
       case "read":
         if (f.reader === "visitor") {
           readSeq = Math.max(readSeq, f.seq);
           updateUnread();
+        } else if (f.reader === "agent" && f.seq > agentReadSeq) {
+          agentReadSeq = f.seq;
+          showAgentRead();
         }
         emit("read", f);
         break;
