@@ -45,7 +45,7 @@ def fresh_database() -> Iterator[str]:
 
 
 def run(quick: bool) -> list[Figure]:
-    customers = 500 if quick else 2000
+    customers = 500 if quick else 1000
     with tempfile.TemporaryDirectory(prefix="tl-bench-scaleout-") as tmp:
         with fresh_database() as url:
             one, _ = threadline_throughput(Path(tmp) / "one", customers, 1, url)

@@ -182,12 +182,12 @@ def baseline_throughput(tmp: Path, customers: int) -> tuple[float, Outcome]:
 
 
 def run(quick: bool) -> list[Figure]:
-    customers = 1000 if quick else 5000
+    customers = 1000 if quick else 3000
     with tempfile.TemporaryDirectory(prefix="tl-bench-sms-") as tmp_name:
         tmp = Path(tmp_name)
         rate, acks = threadline_throughput(tmp, customers)
         base_rate, base = baseline_throughput(tmp, customers)
-        latency = threadline_latency(tmp, 500.0, 2.0 if quick else 10.0)
+        latency = threadline_latency(tmp, 500.0, 2.0 if quick else 5.0)
     ok = acks.statuses.get(200, 0) + acks.statuses.get(204, 0)
     return [
         Figure(
