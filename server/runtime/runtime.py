@@ -29,8 +29,12 @@ from server.runtime.http_client import FlowHttpClient
 from server.runtime.rows import conversation_model, message_model
 from server.runtime.serial import SerialExecutor
 from server.runtime.timers import TimerScheduler
-from server.store import Store
+from server.store import Store, ops
 from server.store.writes import Ingested, OutboundDraft, StepWrite
+
+# How often, and how far apart, a status callback looks for a message it may have overtaken.
+STATUS_LOOKUPS = 5
+STATUS_RETRY_SECONDS = 0.2
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +240,7 @@ class Runtime:
         *,
         created: bool = False,
         handled: str | None = None,
+        sent: tuple[str, dict[str, Any]] | None = None,
     ) -> bool:
         """Step the engine, commit everything the step changed, then perform its effects."""
         started = time.perf_counter()
@@ -247,8 +252,12 @@ class Runtime:
                 await self.store.mark_handled(handled)
             if consumed_timer:
                 await self.store.delete_timer(consumed_timer)
+            if sent is not None:
+                await self.store.mark_sent(*sent)
             return False
         write = StepWrite(result.execution, created, steps=result.steps)
+        if sent is not None:
+            write.message_updates.append(sent)
         if handled:
             write.handled_message_ids.append(handled)
         if consumed_timer:
@@ -334,21 +343,35 @@ class Runtime:
         )
         self.feed(child.conversation_id, child.parent_id, result)
 
-    def feed(self, conversation_id: str, execution_id: str, event: Event) -> asyncio.Future[Any]:
-        """Queue an event for an execution; it is dropped if that execution is no longer active."""
+    def feed(
+        self,
+        conversation_id: str,
+        execution_id: str,
+        event: Event,
+        *,
+        sent: tuple[str, dict[str, Any]] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Queue an event for an execution; it is dropped if that execution is no longer active.
+
+        ``sent`` is a provider's answer to a send, (message id, columns): it is stored with the
+        step, or alone when there is no step to take.
+        """
 
         async def job() -> None:
             execution = await self.store.execution(execution_id)
+            flow = conversation = None
             if (
-                execution is None
-                or execution.status != ACTIVE
-                or execution.conversation_id != conversation_id
+                execution is not None
+                and execution.status == ACTIVE
+                and execution.conversation_id == conversation_id
             ):
+                flow = await self.flows.version(execution.flow_sid, execution.flow_version)
+                conversation = await self.store.conversation(conversation_id)
+            if execution is None or flow is None or conversation is None:
+                if sent is not None:
+                    await self.store.mark_sent(*sent)
                 return
-            flow = await self.flows.version(execution.flow_sid, execution.flow_version)
-            conversation = await self.store.conversation(conversation_id)
-            if flow is not None and conversation is not None:
-                await self.apply(flow, execution, event, conversation)
+            await self.apply(flow, execution, event, conversation, sent=sent)
 
         return self.serial.submit(conversation_id, job)
 
@@ -425,28 +448,41 @@ class Runtime:
             except Exception as exc:
                 log.exception("send on %s failed", conversation["channel"])
                 outcome = SendOutcome(False, error=str(exc) or type(exc).__name__)
-        await self.store.mark_sent(
-            message["id"],
-            status=outcome.status if outcome.ok else "failed",
-            provider_ids=outcome.provider_message_ids,
-            error=outcome.error,
-            error_code=outcome.error_code,
+        values = ops.sent_values(
+            outcome.status if outcome.ok else "failed",
+            outcome.provider_message_ids,
+            outcome.error,
+            outcome.error_code,
         )
         metrics.OUTBOUND.labels(conversation["channel"], "ok" if outcome.ok else "failed").inc()
         request_id = message["request_id"]
-        if request_id:
-            result = Result(
-                request_id, time.time(), outcome.ok, {"message_id": message["id"]}, outcome.error
-            )
-            self.feed(conversation["id"], execution_of(request_id), result)
+        if not request_id:
+            await self.store.mark_sent(message["id"], values)
+            return
+        result = Result(
+            request_id, time.time(), outcome.ok, {"message_id": message["id"]}, outcome.error
+        )
+        # The provider's answer is stored with the step it feeds: one commit, not two.
+        self.feed(
+            conversation["id"], execution_of(request_id), result, sent=(message["id"], values)
+        )
 
     async def apply_status(
         self, provider_message_id: str, status: str, error_code: str | None, error: str | None
     ) -> RowMapping | None:
-        """A delivery status callback: move the status forward; a failure reaches the flow."""
-        message, changed = await self.store.apply_status(
-            provider_message_id, status, error_code, error
-        )
+        """A delivery status callback: move the status forward; a failure reaches the flow.
+
+        A callback can overtake the provider's answer to the send that it is about (Twilio sends
+        ``queued``/``sent`` while its API response is still on the way), so an unknown message id
+        is looked up again a few times before the callback is dropped.
+        """
+        for attempt in range(STATUS_LOOKUPS):
+            message, changed = await self.store.apply_status(
+                provider_message_id, status, error_code, error
+            )
+            if message is not None or attempt == STATUS_LOOKUPS - 1:
+                break
+            await asyncio.sleep(STATUS_RETRY_SECONDS)
         if message is None or not changed:
             return message
         if message["status"] in ("failed", "undelivered") and message["request_id"]:

@@ -8,6 +8,7 @@ Statements are few on purpose: rows come back with RETURNING instead of a second
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,8 @@ class StepWrite:
     conversation_attributes: dict[str, Any] = field(default_factory=dict)
     contact_attributes: dict[str, Any] = field(default_factory=dict)
     handled_message_ids: list[str] = field(default_factory=list)
+    # (message id, column values): a provider's answer to a send, stored with the step it feeds.
+    message_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def open_key(channel: str, account: str, address: str) -> str:
@@ -413,6 +416,8 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
         conn.execute(delete(timers).where(timers.c.execution_id == ex.id))
     if write.handled_message_ids:
         conn.execute(_MARK_HANDLED, {"b_ids": write.handled_message_ids})
+    for message_id, message_values in write.message_updates:
+        mark_sent(conn, message_id, message_values)
     if ex.conversation_id and write.conversation_attributes:
         merge_attributes(conn, ex.conversation_id, write.conversation_attributes, now)
     if ex.contact_id and write.contact_attributes:
@@ -444,6 +449,22 @@ def merge_contact_attributes(
             .where(contacts.c.id == contact_id)
             .values(attributes={**(current.attributes or {}), **attributes}, updated_at=now)
         )
+
+
+def sent_values(
+    status: str,
+    provider_ids: tuple[str, ...] = (),
+    error: str | None = None,
+    error_code: str | None = None,
+) -> dict[str, Any]:
+    """The columns a provider's answer to a send changes."""
+    values: dict[str, Any] = {"status": status, "updated_at": time.time()}
+    if provider_ids:
+        values["provider_message_id"] = provider_ids[0]
+    if error is not None:
+        values["error_message"] = error
+        values["error_code"] = error_code
+    return values
 
 
 def mark_sent(conn: Connection, message_id: str, values: dict[str, Any]) -> None:

@@ -135,21 +135,8 @@ class Store:
         now = time.time()
         return await self.write_sync(lambda conn: ops.insert_outbound(conn, draft, now))
 
-    async def mark_sent(
-        self,
-        message_id: str,
-        *,
-        status: str,
-        provider_ids: tuple[str, ...] = (),
-        error: str | None = None,
-        error_code: str | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"status": status, "updated_at": time.time()}
-        if provider_ids:
-            values["provider_message_id"] = provider_ids[0]
-        if error is not None:
-            values["error_message"] = error
-            values["error_code"] = error_code
+    async def mark_sent(self, message_id: str, values: dict[str, Any]) -> None:
+        """Store a provider's answer to a send (see ``ops.sent_values``)."""
         await self.write_sync(lambda conn: ops.mark_sent(conn, message_id, values))
 
     async def apply_status(
