@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.store.batching import BatchQueue
 from server.store.database import WRITER_OPTION
 
 T = TypeVar("T")
@@ -28,47 +29,16 @@ Operation = Callable[[AsyncConnection], Awaitable[Any]]
 log = logging.getLogger(__name__)
 
 
-class GroupCommitter:
+class GroupCommitter(BatchQueue[Operation]):
+    name = "group-commit"
+
     def __init__(self, engine: AsyncEngine, max_batch: int = 500) -> None:
+        super().__init__(max_batch)
         self._engine = engine
-        self._max_batch = max_batch
-        self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.batches = 0
-        self.operations = 0
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._writer(), name="group-commit")
-
-    async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
 
     async def run(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        if self._closing:
-            raise RuntimeError("the store is closing")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((operation, future))
-        self._wake.set()
-        return await future
-
-    async def _writer(self) -> None:
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-            await self._commit(batch)
+        result: T = await self.submit(operation)
+        return result
 
     async def _commit(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
         try:
@@ -79,8 +49,6 @@ class GroupCommitter:
         except Exception:
             await self._commit_isolated(batch)
             return
-        self.batches += 1
-        self.operations += len(batch)
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
@@ -104,8 +72,6 @@ class GroupCommitter:
                 if not future.done():
                     future.set_exception(exc)
             return
-        self.batches += 1
-        self.operations += len(batch)
         for future, result in done:
             if not future.done():
                 future.set_result(result)

@@ -467,8 +467,19 @@ def sent_values(
     return values
 
 
+_MARK_SENT: dict[tuple[str, ...], Any] = {}
+
+
 def mark_sent(conn: Connection, message_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+    columns = tuple(sorted(values))
+    statement = _MARK_SENT.get(columns)
+    if statement is None:  # a handful of column sets exist: build each statement once
+        statement = _MARK_SENT[columns] = (
+            update(messages)
+            .where(messages.c.id == bindparam("b_id"))
+            .values({name: bindparam(name) for name in columns})
+        )
+    conn.execute(statement, {"b_id": message_id, **values})
 
 
 def mark_handled(conn: Connection, message_id: str) -> None:

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from server.store.batching import BatchQueue
+
 T = TypeVar("T")
 SyncOperation = Callable[[Connection], Any]
 Outcome = tuple[bool, Any]  # (ok, result or exception)
@@ -42,62 +44,35 @@ def run_batch(engine: Engine, operations: list[SyncOperation]) -> list[Outcome]:
     return outcomes
 
 
-class SyncWriter:
-    def __init__(self, engine: Engine, max_batch: int = 1000) -> None:
-        self._engine = engine
-        self._max_batch = max_batch
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._queue: list[tuple[SyncOperation, asyncio.Future[Any]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.batches = 0
+class SyncWriter(BatchQueue[SyncOperation]):
+    name = "sqlite-writer"
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._writer(), name="sqlite-writer")
+    def __init__(self, engine: Engine, max_batch: int = 1000) -> None:
+        super().__init__(max_batch)
+        self._engine = engine
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        await super().close()
         self._thread.shutdown(wait=True)
         self._engine.dispose()
 
     async def run(self, operation: Callable[[Connection], T]) -> T:
-        if self._closing:
-            raise RuntimeError("the store is closing")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((operation, future))
-        self._wake.set()
-        return await future
+        result: T = await self.submit(operation)
+        return result
 
-    async def _writer(self) -> None:
+    async def _commit(self, batch: list[tuple[SyncOperation, asyncio.Future[Any]]]) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
+        operations = [operation for operation, _ in batch]
+        try:
+            outcomes = await loop.run_in_executor(self._thread, run_batch, self._engine, operations)
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            log.exception("SQLite batch of %d operations failed", len(batch))
+            outcomes = [(False, exc)] * len(batch)
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
                 continue
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-            operations = [operation for operation, _ in batch]
-            try:
-                outcomes = await loop.run_in_executor(
-                    self._thread, run_batch, self._engine, operations
-                )
-            except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-                log.exception("SQLite batch of %d operations failed", len(batch))
-                outcomes = [(False, exc)] * len(batch)
-            self.batches += 1
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)

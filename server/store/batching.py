@@ -1,0 +1,65 @@
+"""The queue both group committers share: callers wait on futures, one task drains batches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Generic, TypeVar
+
+Op = TypeVar("Op")
+T = TypeVar("T")
+
+
+class BatchQueue(Generic[Op]):
+    """Collects operations and hands every batch to ``_commit`` from a single writer task.
+
+    Whatever queued while the previous batch was committing forms the next batch, so batches grow
+    with load by themselves and no timer delays a lone request.
+    """
+
+    name = "batches"
+
+    def __init__(self, max_batch: int) -> None:
+        self._max_batch = max_batch
+        self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+        self.operations = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain(), name=self.name)
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def submit(self, operation: Op) -> Any:
+        if self._closing:
+            raise RuntimeError("the store is closing")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((operation, future))
+        self._wake.set()
+        return await future
+
+    async def _drain(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            await self._commit(batch)
+            self.batches += 1
+            self.operations += len(batch)
+
+    async def _commit(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        raise NotImplementedError
