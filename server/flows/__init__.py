@@ -2,14 +2,12 @@
 
 from server.flows.loader import FlowSet, definition_hash, flow_files, flow_sid, load_flow_dir
 from server.flows.validation import (
-    KNOWN_STUDIO_MESSAGING,
     FlowIssue,
     load_flow_file,
     validate_flow,
 )
 
 __all__ = [
-    "KNOWN_STUDIO_MESSAGING",
     "FlowIssue",
     "FlowSet",
     "definition_hash",

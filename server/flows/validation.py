@@ -25,10 +25,6 @@ from widgets.operators import OPERATORS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "flows" / "flow.schema.json"
 
-# Studio messaging widgets whose modules are being written: known, so Studio exports that use
-# them validate, but their events and properties are not checked until they are registered.
-KNOWN_STUDIO_MESSAGING: frozenset[str] = frozenset()
-
 
 @dataclass(frozen=True, slots=True)
 class FlowIssue:
@@ -181,7 +177,7 @@ class _FlowChecker:
                 f"widget type {kind!r} is voice-only; Threadline runs messaging flows "
                 f"(state {name!r} cannot run here)",
             )
-        elif widget is None and kind not in KNOWN_STUDIO_MESSAGING:
+        elif widget is None:
             self.issue(name, None, f"unknown widget type {kind!r}")
         if widget is not None:
             self.check_properties(name, props, widget.properties_schema)

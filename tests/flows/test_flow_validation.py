@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from server.flows import KNOWN_STUDIO_MESSAGING, FlowIssue, load_flow_file, validate_flow
+from server.flows import FlowIssue, load_flow_file, validate_flow
 from server.flows.validation import SCHEMA_PATH
-from widgets import REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
 STUDIO = REPO.parent / "shared" / "fixtures" / "studio"
@@ -45,17 +44,6 @@ def test_studio_exports_match_the_schema_alone() -> None:
 
 def test_sample_flow_is_valid() -> None:
     assert validate_flow(greeting(), file=FILE) == []
-
-
-def test_unregistered_studio_messaging_widgets_are_known_but_unchecked() -> None:
-    flow = greeting()
-    unregistered = sorted(KNOWN_STUDIO_MESSAGING - set(REGISTRY))
-    if not unregistered:
-        pytest.skip("every Studio messaging widget is registered now")
-    support = state(flow, "support")
-    support["type"] = unregistered[0]
-    support["transitions"] = [{"event": "anything"}]
-    assert validate_flow(flow, file=FILE) == []
 
 
 def test_issue_string_names_file_state_and_property() -> None:

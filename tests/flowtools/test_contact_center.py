@@ -15,24 +15,14 @@ from widgets import REGISTRY
 
 FLOW = REPO / "flows" / "contact_center.json"
 SCRIPT = REPO / "flows" / "contact_center.script"
-NEEDED = ("business-hours", "bot-triage", "crm-lookup", "send-to-agent", "make-http-request")
-UNREGISTERED = [kind for kind in NEEDED if kind not in REGISTRY]
-
-pending_widgets = pytest.mark.xfail(
-    bool(UNREGISTERED),
-    reason=f"widget types not registered in widgets/__init__.py yet: {UNREGISTERED}",
-    strict=True,
-)
 
 
-@pending_widgets
 def test_contact_center_flow_validates() -> None:
     definition, issues = load_flow_file(FLOW)
     assert definition is not None
     assert [str(issue) for issue in issues] == []
 
 
-@pending_widgets
 def test_contact_center_script_plays_self_service() -> None:
     definition, issues = load_flow_file(FLOW)
     assert definition is not None and not issues

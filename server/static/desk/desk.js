@@ -26,7 +26,15 @@
     agentNames: new Map(),
     lastStats: null,
     clientCounter: 0,
+    typingFor: null, // conversation the agent's typing was last announced for
+    typingSentAt: 0,
+    monitor: null, // the conversation a supervisor watches read-only (see openMonitor)
   };
+
+  // The customer's typing indicator goes away this long after the last customer_typing frame.
+  const TYPING_SHOWN_MS = 6000;
+  // The agent's typing frames are throttled to one per this interval while they type.
+  const TYPING_EVERY_MS = 2000;
 
   // --- small DOM helpers ------------------------------------------------------------------
 
@@ -238,6 +246,11 @@
         reason: "",
         unread: 0,
         disposition: "",
+        customerTyping: false,
+        typingTimer: null,
+        customerReadSeq: 0, // the customer has seen messages up to this seq (customer_read)
+        customerReadId: null,
+        readSent: 0, // the highest customer message seq this desk reported with `read`
       };
       state.conversations.set(id, item);
     }
@@ -285,9 +298,15 @@
       }
       clearInterval(state.pingTimer);
       state.pingTimer = setInterval(() => send("ping", {}), 20000);
+      // Monitoring belongs to a socket: a new socket must ask again.
+      if (state.monitor && isSupervisor()) startMonitoring(state.monitor.id);
       render();
     },
     context(frame) {
+      if (state.monitor && state.monitor.awaitingContext && state.monitor.id === frame.conversation_id) {
+        adoptMonitorContext(frame);
+        return;
+      }
       const item = conversation(frame.conversation_id);
       item.status = frame.status;
       item.queue = frame.queue || item.queue;
@@ -329,12 +348,17 @@
       render();
     },
     message(frame) {
+      if (frame.monitoring) {
+        monitorMessage(frame);
+        return;
+      }
       const item = conversation(frame.conversation_id);
       const message = frame.message;
       if (!item.entries.some((e) => e.kind === "message" && e.id === message.id)) {
         item.entries.push({ kind: "message", ...message });
         if (state.selected !== item.id) item.unread += 1;
       }
+      if (message.direction === "inbound") setCustomerTyping(item, false);
       render();
     },
     message_status(frame) {
@@ -385,8 +409,42 @@
       showBanner(`${frame.ref ? frame.ref + ": " : ""}${frame.message}`);
     },
     pong() {},
-    typing() {},
+    typing(frame) {
+      // Another agent's typing reaches supervisors monitoring the conversation.
+      const watched = state.monitor;
+      if (!watched || watched.id !== frame.conversation_id) return;
+      setMonitorTyping("agentTyping", frame.typing);
+    },
+    customer_typing(frame) {
+      const item = state.conversations.get(frame.conversation_id);
+      if (item) {
+        setCustomerTyping(item, frame.typing);
+        if (state.selected === item.id) renderTyping(item);
+      }
+      if (state.monitor && state.monitor.id === frame.conversation_id) {
+        setMonitorTyping("customerTyping", frame.typing);
+      }
+    },
+    customer_read(frame) {
+      const item = state.conversations.get(frame.conversation_id);
+      if (item && frame.message_seq >= item.customerReadSeq) {
+        item.customerReadSeq = frame.message_seq;
+        item.customerReadId = frame.message_id;
+        if (state.selected === item.id) renderConversation();
+      }
+    },
   };
+
+  function setCustomerTyping(item, typing) {
+    clearTimeout(item.typingTimer);
+    item.customerTyping = Boolean(typing);
+    if (!typing) return;
+    // Typing frames can be lost (the customer closes the tab): the indicator must not stick.
+    item.typingTimer = setTimeout(() => {
+      item.customerTyping = false;
+      if (state.selected === item.id) renderTyping(item);
+    }, TYPING_SHOWN_MS);
+  }
 
   function handle(frame) {
     const handler = handlers[frame.type];
@@ -508,6 +566,7 @@
   }
 
   function select(id) {
+    if (state.typingFor && state.typingFor !== id) stopTyping();
     state.selected = id;
     const item = state.conversations.get(id);
     if (item) item.unread = 0;
@@ -531,12 +590,32 @@
     return role === "supervisor" ? `${agentName(id)} (supervisor)` : agentName(id);
   }
 
-  function renderEntry(entry) {
+  // The agent's latest message the customer has seen: an agent message at or before the last
+  // message the customer's read mark covers (local replies have no seq until the transcript is
+  // reloaded, hence list order rather than seq).
+  function seenEntry(item) {
+    const isRead = (e) =>
+      e.kind === "message" &&
+      ((item.customerReadSeq && typeof e.seq === "number" && e.seq <= item.customerReadSeq) ||
+        (item.customerReadId && e.id === item.customerReadId) ||
+        (e.direction === "outbound" && e.status === "read"));
+    let lastRead = -1;
+    item.entries.forEach((e, i) => {
+      if (isRead(e)) lastRead = i;
+    });
+    for (let i = lastRead; i >= 0; i -= 1) {
+      if (authorOf(item.entries[i])[0] === "agent") return item.entries[i];
+    }
+    return null;
+  }
+
+  // `monitored`: a supervisor's read-only copy, which gets no delivery statuses to show.
+  function renderEntry(entry, seen, monitored) {
     const [kind, who] = authorOf(entry);
     if (kind === "system") return el("li", { class: "msg system", text: entry.text });
     const when = timeOf(entry.created_at || entry.at);
     const status =
-      kind === "agent"
+      kind === "agent" && !monitored
         ? el("span", { class: `status ${entry.status || ""}`, "data-status": entry.status || "" }, statusText(entry))
         : null;
     return el(
@@ -544,6 +623,7 @@
       { class: `msg ${kind}`, "data-kind": kind },
       el("div", { class: "by" }, el("span", { text: who }), when ? el("span", { text: when }) : null, status),
       el("div", { class: "text", text: entry.text || describeParts(entry.parts) }),
+      seen ? el("div", { class: "seen", "aria-label": "Seen by the customer", text: "Seen" }) : null,
     );
   }
 
@@ -577,10 +657,32 @@
     $("dismiss").hidden = item.status !== "closed";
     const transcript = $("transcript");
     const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
-    transcript.replaceChildren(...item.entries.map(renderEntry));
+    const seen = seenEntry(item);
+    transcript.replaceChildren(...item.entries.map((entry) => renderEntry(entry, entry === seen)));
     if (atBottom || transcript.dataset.conversation !== item.id) transcript.scrollTop = transcript.scrollHeight;
     transcript.dataset.conversation = item.id;
+    renderTyping(item);
     renderContext(item);
+    markRead(item);
+  }
+
+  function renderTyping(item) {
+    $("customer-typing").hidden = !item.customerTyping;
+  }
+
+  // Tell the customer the agent has seen their messages: only for the conversation on screen,
+  // while the desk is visible, once per new customer message.
+  function markRead(item) {
+    if (state.view !== "desk" || document.visibilityState !== "visible") return;
+    if (!state.socket || state.socket.readyState !== WebSocket.OPEN) return; // welcome re-renders
+    if (item.status !== "assigned" && item.status !== "wrapup") return;
+    const latest = Math.max(
+      0,
+      ...item.entries.filter((e) => e.kind === "message" && e.direction === "inbound" && typeof e.seq === "number").map((e) => e.seq),
+    );
+    if (latest > item.readSent && send("read", { conversation_id: item.id, message_seq: latest })) {
+      item.readSent = latest;
+    }
   }
 
   function keyValues(object) {
@@ -654,6 +756,7 @@
   function showView(view) {
     state.view = view === "supervisor" && isSupervisor() ? "supervisor" : "desk";
     $("desk-view").hidden = state.view !== "desk";
+    if (state.view === "desk") renderConversation(); // reads held back while away are sent now
     $("supervisor-view").hidden = state.view !== "supervisor";
     $("tab-desk").setAttribute("aria-pressed", String(state.view === "desk"));
     $("tab-supervisor").setAttribute("aria-pressed", String(state.view === "supervisor"));
@@ -706,6 +809,11 @@
       "div",
       { class: "task-row" },
       el("code", { text: task }),
+      el("button", {
+        type: "button",
+        "aria-pressed": String(Boolean(state.monitor && state.monitor.id === task)),
+        onclick: () => openMonitor(task),
+      }, "Monitor"),
       el("label", { for: selectId, class: "visually-hidden", text: `Reassign ${task} to` }),
       picker,
       el("button", {
@@ -723,7 +831,116 @@
     );
   }
 
+  // --- monitoring (supervisors, read-only) -------------------------------------------------
+
+  // `monitor` makes the server copy the conversation's new messages (and typing/read frames)
+  // to this socket with "monitoring": true; `context` brings the transcript so far. Messages
+  // that arrive in between are in both and are merged by id.
+  function openMonitor(id) {
+    if (state.monitor && state.monitor.id !== id) send("unmonitor", { conversation_id: state.monitor.id });
+    if (!state.monitor || state.monitor.id !== id) {
+      state.monitor = { id, entries: [], context: null, customerTyping: false, agentTyping: false, timers: {} };
+    }
+    startMonitoring(id);
+    renderMonitor();
+    renderStats();
+  }
+
+  function startMonitoring(id) {
+    state.monitor.awaitingContext = true;
+    send("monitor", { conversation_id: id });
+    send("context", { conversation_id: id });
+  }
+
+  function closeMonitor() {
+    if (!state.monitor) return;
+    send("unmonitor", { conversation_id: state.monitor.id });
+    for (const timer of Object.values(state.monitor.timers)) clearTimeout(timer);
+    state.monitor = null;
+    renderMonitor();
+    renderStats();
+  }
+
+  function adoptMonitorContext(frame) {
+    const watched = state.monitor;
+    watched.awaitingContext = false;
+    watched.context = frame.context || {};
+    watched.status = frame.status;
+    watched.agentId = frame.agent_id;
+    const entries = (watched.context.transcript || []).map((m) => ({ kind: "message", ...m }));
+    for (const note of frame.context.notes || []) entries.push({ kind: "note", ...note });
+    const known = new Set(entries.filter((e) => e.id).map((e) => e.id));
+    watched.entries = entries.concat(watched.entries.filter((e) => !known.has(e.id)));
+    renderMonitor();
+  }
+
+  function monitorMessage(frame) {
+    const watched = state.monitor;
+    if (!watched || watched.id !== frame.conversation_id) return;
+    const message = frame.message;
+    const existing = watched.entries.find((e) => e.kind === "message" && e.id === message.id);
+    if (existing) Object.assign(existing, message);
+    else watched.entries.push({ kind: "message", ...message });
+    setMonitorTyping(message.direction === "inbound" ? "customerTyping" : "agentTyping", false);
+  }
+
+  function setMonitorTyping(who, typing) {
+    const watched = state.monitor;
+    clearTimeout(watched.timers[who]);
+    watched[who] = Boolean(typing);
+    if (typing) {
+      watched.timers[who] = setTimeout(() => {
+        watched[who] = false;
+        if (state.monitor === watched) renderMonitor();
+      }, TYPING_SHOWN_MS);
+    }
+    renderMonitor();
+  }
+
+  function renderMonitor() {
+    const watched = state.monitor;
+    $("monitor-pane").hidden = !watched;
+    if (!watched) return;
+    const owner = watched.agentId ? ` · with ${agentName(watched.agentId)}` : "";
+    $("monitor-title").textContent = `Monitoring ${contactName({ id: watched.id, context: watched.context })}`;
+    $("monitor-meta").textContent = `${watched.id}${owner} · read-only, updates live`;
+    const transcript = $("monitor-transcript");
+    const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+    transcript.replaceChildren(...watched.entries.map((entry) => renderEntry(entry, false, true)));
+    if (atBottom) transcript.scrollTop = transcript.scrollHeight;
+    const typing = [watched.customerTyping ? "Customer is typing…" : "", watched.agentTyping ? "Agent is typing…" : ""];
+    $("monitor-typing").textContent = typing.filter(Boolean).join(" ");
+  }
+
   // --- actions ----------------------------------------------------------------------------
+
+  // The agent's typing reaches the customer: at most one frame per TYPING_EVERY_MS while they
+  // type, and typing:false when the box empties, on send, or when they switch conversations.
+  function announceTyping() {
+    const id = state.selected;
+    const box = $("reply-text");
+    if (!id || $("as-note").checked || !box.value.trim()) {
+      stopTyping();
+      return;
+    }
+    if (state.typingFor !== id) stopTyping();
+    const now = Date.now();
+    if (state.typingFor !== id || now - state.typingSentAt >= TYPING_EVERY_MS) {
+      if (send("typing", { conversation_id: id, typing: true })) {
+        state.typingFor = id;
+        state.typingSentAt = now;
+      }
+    }
+  }
+
+  function stopTyping() {
+    if (!state.typingFor) return;
+    const id = state.typingFor;
+    state.typingFor = null;
+    state.typingSentAt = 0;
+    const item = state.conversations.get(id);
+    if (item && (item.status === "assigned" || item.status === "wrapup")) send("typing", { conversation_id: id, typing: false });
+  }
 
   function sendReply(event) {
     if (event) event.preventDefault();
@@ -731,6 +948,7 @@
     const box = $("reply-text");
     const text = box.value.trim();
     if (!item || !text) return;
+    stopTyping();
     if ($("as-note").checked) {
       if (send("note", { conversation_id: item.id, text })) box.value = "";
       return;
@@ -792,17 +1010,16 @@
     $("reply-text").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) sendReply(e);
     });
-    $("reply-text").addEventListener("input", () => {
-      const id = state.selected;
-      const now = Date.now();
-      if (id && (!state.typingAt || now - state.typingAt > 3000)) {
-        state.typingAt = now;
-        send("typing", { conversation_id: id });
-      }
+    $("reply-text").addEventListener("input", announceTyping);
+    $("monitor-close").addEventListener("click", closeMonitor);
+    document.addEventListener("visibilitychange", () => {
+      const item = state.selected && state.conversations.get(state.selected);
+      if (item) markRead(item);
     });
     $("as-note").addEventListener("change", (e) => {
       // Make the mode obvious: a note must never be mistaken for a reply, nor the reverse.
       $("send").textContent = e.target.checked ? "Add note" : "Send";
+      if (e.target.checked) stopTyping(); // a note is never announced to the customer
       $("reply-text").classList.toggle("note-mode", e.target.checked);
     });
     $("canned").addEventListener("change", (e) => {
