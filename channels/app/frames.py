@@ -10,12 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    seq: int
+from channels.frames import FrameError, Ping, Read, decode_object, non_negative_int
+from channels.frames import error_frame as error_frame  # re-exported: part of this protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,33 +19,17 @@ class Typing:
     busy: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class FrameError:
-    code: str
-    message: str
-
-
 ClientFrame = Read | Typing | Ping
 
 
 def parse_frame(raw: str | bytes) -> ClientFrame | FrameError:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return FrameError("bad_frame", f"frame is not valid JSON: {exc}")
-    if not isinstance(data, dict):
-        return FrameError("bad_frame", "frame must be a JSON object")
+    data = decode_object(raw)
+    if isinstance(data, FrameError):
+        return data
     kind = data.get("type")
     if kind == "read":
-        seq = data.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            return FrameError("bad_field", "field 'seq' must be a non-negative integer")
-        return Read(seq)
+        seq = non_negative_int(data, "seq")
+        return seq if isinstance(seq, FrameError) else Read(seq)
     if kind == "typing":
         busy = data.get("busy", True)
         if not isinstance(busy, bool):
@@ -85,7 +65,3 @@ def typing_frame(author: str, busy: bool) -> dict[str, Any]:
 
 def read_frame(author: str, seq: int) -> dict[str, Any]:
     return {"type": "read", "author": author, "seq": seq}
-
-
-def error_frame(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}

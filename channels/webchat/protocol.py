@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from channels.frames import FrameError, Ping, Read, decode_object, non_negative_int
+from channels.frames import error_frame as error_frame  # re-exported: part of this protocol
 from server.model import (
     ChoiceReplyPart,
     Identity,
@@ -45,11 +45,6 @@ class Ack:
 
 
 @dataclass(frozen=True, slots=True)
-class Read:
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
 class Typing:
     typing: bool
 
@@ -65,34 +60,13 @@ class Prechat:
     fields: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class FrameError:
-    code: str
-    message: str
-
-
 ClientFrame = ChatMessage | Ack | Read | Typing | History | Prechat | Ping
 
 
-def _seq(data: dict[str, Any], name: str) -> int | FrameError:
-    value = data.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        return FrameError("bad_field", f"field '{name}' must be a non-negative integer")
-    return value
-
-
 def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame | FrameError:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return FrameError("bad_frame", f"frame is not valid JSON: {exc}")
-    if not isinstance(data, dict):
-        return FrameError("bad_frame", "frame must be a JSON object")
+    data = decode_object(raw)
+    if isinstance(data, FrameError):
+        return data
     kind = data.get("type")
     if kind == "message":
         text = data.get("text", "")
@@ -118,14 +92,14 @@ def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame | FrameError
             return FrameError("bad_field", "field 'text' is empty")
         return ChatMessage(text, client_id, choice_id, tuple(attachments))
     if kind in ("ack", "read"):
-        seq = _seq(data, "seq")
+        seq = non_negative_int(data, "seq")
         if isinstance(seq, FrameError):
             return seq
         return Ack(seq) if kind == "ack" else Read(seq)
     if kind == "typing":
         return Typing(bool(data.get("typing", True)))
     if kind == "history":
-        before = _seq(data, "before")
+        before = non_negative_int(data, "before")
         if isinstance(before, FrameError):
             return before
         limit = data.get("limit", 50)
@@ -230,7 +204,3 @@ def read_frame(reader: str, seq: int) -> dict[str, Any]:
 
 def history_frame(messages: list[dict[str, Any]], before: int, more: bool) -> dict[str, Any]:
     return {"type": "history", "before": before, "messages": messages, "more": more}
-
-
-def error_frame(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}

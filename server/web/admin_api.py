@@ -9,30 +9,18 @@ from starlette.routing import Route
 from server.runtime.rows import conversation_json, iso, message_json
 from server.web.auth import check_admin
 from server.web.errors import error
+from server.web.params import int_query
 
 MAX_PAGE = 200
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int | Response:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return error(400, "bad_parameter", f"query parameter '{name}' must be an integer")
-    if not low <= value <= high:
-        return error(400, "bad_parameter", f"query parameter '{name}' must be in {low}..{high}")
-    return value
 
 
 async def list_conversations(request: Request) -> Response:
     if (denied := check_admin(request)) is not None:
         return denied
-    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+    limit = int_query(request, "limit", 50, 1, MAX_PAGE)
     if isinstance(limit, Response):
         return limit
-    offset = _int_param(request, "offset", 0, 0, 10**9)
+    offset = int_query(request, "offset", 0, 0, 10**9)
     if isinstance(offset, Response):
         return offset
     rows, total = await request.app.state.store.list_conversations(

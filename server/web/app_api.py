@@ -24,6 +24,7 @@ from server.web.app_events import route_event
 from server.web.app_state import AppState
 from server.web.auth import bearer, check_admin
 from server.web.errors import error
+from server.web.params import int_query
 
 MAX_HISTORY_PAGE = 200
 MAX_EVENTS_PAGE = 1000
@@ -164,29 +165,14 @@ def upload_url(request: Request, upload_id: str) -> str:
     return f"{base.rstrip('/')}/api/app/v1/uploads/{upload_id}"
 
 
-def _int_param(
-    request: Request, name: str, default: int | None, high: int
-) -> int | Response | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return error(400, "bad_parameter", f"query parameter '{name}' must be an integer")
-    if not 1 <= value <= high:
-        return error(400, "bad_parameter", f"query parameter '{name}' must be in 1..{high}")
-    return value
-
-
 async def list_messages(request: Request) -> Response:
     session = await authenticate(request)
     if isinstance(session, Response):
         return session
-    before = _int_param(request, "before", None, 2**31)
+    before = int_query(request, "before", None, 1, 2**31)
     if isinstance(before, Response):
         return before
-    limit = _int_param(request, "limit", 50, MAX_HISTORY_PAGE)
+    limit = int_query(request, "limit", 50, 1, MAX_HISTORY_PAGE)
     if isinstance(limit, Response):
         return limit
     assert limit is not None
@@ -329,7 +315,7 @@ async def contact_events(request: Request) -> Response:
     contact_id = request.path_params["contact_id"]
     if await store.contact(contact_id) is None:
         return error(404, "not_found", f"no contact {contact_id}")
-    limit = _int_param(request, "limit", 200, MAX_EVENTS_PAGE)
+    limit = int_query(request, "limit", 200, 1, MAX_EVENTS_PAGE)
     if isinstance(limit, Response):
         return limit
     assert limit is not None
