@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.model import Identity
 from server.store import ops
 from server.store.ops import Ingested, OutboundDraft, Row, StepWrite, open_key
 
@@ -19,10 +18,8 @@ __all__ = [
     "Ingested",
     "OutboundDraft",
     "StepWrite",
-    "merge_attributes",
     "merge_contact_attributes",
     "open_conversation",
-    "open_for_address",
     "open_key",
     "record_event",
 ]
@@ -51,27 +48,6 @@ async def open_conversation(
     )
 
 
-async def open_for_address(
-    conn: AsyncConnection,
-    *,
-    channel: str,
-    account: str,
-    address: str,
-    identities: tuple[Identity, ...],
-    now: float,
-) -> Row:
-    return await conn.run_sync(
-        lambda sync: ops.open_for_address(
-            sync,
-            channel=channel,
-            account=account,
-            address=address,
-            identities=identities,
-            now=now,
-        )
-    )
-
-
 async def record_event(
     conn: AsyncConnection,
     *,
@@ -95,12 +71,6 @@ async def record_event(
             session=session,
         )
     )
-
-
-async def merge_attributes(
-    conn: AsyncConnection, conversation_id: str, attributes: dict[str, Any], now: float
-) -> None:
-    await conn.run_sync(lambda sync: ops.merge_attributes(sync, conversation_id, attributes, now))
 
 
 async def merge_contact_attributes(
