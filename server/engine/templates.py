@@ -207,7 +207,6 @@ class CompiledTemplate:
             # template must never crash a run; Studio renders what it cannot evaluate as empty.
             return ""
 
-
     def _render_simple(self, context: Mapping[str, Any]) -> str | None:
         out: list[str] = []
         for part in self.parts or ():

@@ -54,15 +54,28 @@ HANDOFF_FLOW = {
 ROUTING = {"disconnect_grace": 1, "offer_timeout": 20}
 
 
-@pytest.fixture
-def agent_server(tmp_path: Path, server_factory: Any) -> ServerProcess:  # noqa: F811
+def start_handoff_server(
+    tmp_path: Path,
+    make_server: Any,
+    flow: dict[str, Any],
+    routing: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    """A server whose default flow is ``flow`` and whose routing configuration is ``routing``."""
     flows = tmp_path / "flows"
     flows.mkdir()
-    (flows / "greeting.json").write_text(json.dumps(HANDOFF_FLOW))
-    routing = tmp_path / "routing.json"
-    routing.write_text(json.dumps(ROUTING))
-    server: ServerProcess = server_factory(flows, env={"THREADLINE_ROUTING_FILE": str(routing)})
+    (flows / "greeting.json").write_text(json.dumps(flow))
+    routing_file = tmp_path / "routing.json"
+    routing_file.write_text(json.dumps(routing))
+    server: ServerProcess = make_server(
+        flows, env={"THREADLINE_ROUTING_FILE": str(routing_file), **(env or {})}
+    )
     return server
+
+
+@pytest.fixture
+def agent_server(tmp_path: Path, server_factory: Any) -> ServerProcess:  # noqa: F811
+    return start_handoff_server(tmp_path, server_factory, HANDOFF_FLOW, ROUTING)
 
 
 def create_agent(server: ServerProcess, login: str, **fields: Any) -> dict[str, Any]:

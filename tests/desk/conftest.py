@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 
-from tests.agents.conftest import create_agent
+from tests.agents.conftest import create_agent, start_handoff_server
 from tests.server.conftest import ServerProcess, server_factory  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
@@ -80,11 +80,6 @@ ROUTING = {"disconnect_grace": 2, "offer_timeout": 90}
 
 @pytest.fixture
 def desk_server(tmp_path: Path, server_factory: Any) -> ServerProcess:  # noqa: F811
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "greeting.json").write_text(json.dumps(DESK_FLOW))
-    routing = tmp_path / "routing.json"
-    routing.write_text(json.dumps(ROUTING))
     canned = tmp_path / "canned.json"
     canned.write_text(
         json.dumps(
@@ -94,9 +89,8 @@ def desk_server(tmp_path: Path, server_factory: Any) -> ServerProcess:  # noqa: 
             }
         )
     )
-    env = {"THREADLINE_ROUTING_FILE": str(routing), "THREADLINE_CANNED_RESPONSES": str(canned)}
-    server: ServerProcess = server_factory(flows, env=env)
-    return server
+    env = {"THREADLINE_CANNED_RESPONSES": str(canned)}
+    return start_handoff_server(tmp_path, server_factory, DESK_FLOW, ROUTING, env)
 
 
 def make_agent(server: ServerProcess, login: str, **fields: Any) -> dict[str, Any]:
