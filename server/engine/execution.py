@@ -34,6 +34,9 @@ class Execution:
     parent_id: str | None = None
     parent_request_id: str | None = None
     depth: int = 0
+    # How many times the store has written this execution. The engine carries it unchanged; the
+    # store commits a step only over the revision it was computed from (optimistic locking).
+    revision: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: the values are already JSON data, and ``asdict`` would deep-copy

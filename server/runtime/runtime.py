@@ -24,12 +24,14 @@ from server.engine.events import DeliveryFailed, Event, InboundMessage, Result, 
 from server.engine.execution import ACTIVE, ENDED
 from server.model import InboundEnvelope, new_id, part_to_dict, text_of
 from server.runtime import metrics
+from server.runtime.active_cache import ActiveExecutions
 from server.runtime.flows import FlowRegistry
 from server.runtime.http_client import FlowHttpClient
 from server.runtime.rows import conversation_model, message_model
 from server.runtime.serial import SerialExecutor
 from server.runtime.timers import TimerScheduler
 from server.store import Store, ops
+from server.store.ops import StaleExecution
 from server.store.writes import Ingested, OutboundDraft, StepWrite
 
 # How often, and how far apart, a status callback looks for a message it may have overtaken.
@@ -37,6 +39,10 @@ STATUS_LOOKUPS = 5
 STATUS_RETRY_SECONDS = 0.2
 
 log = logging.getLogger(__name__)
+
+# How many times an event is stepped again after the store refused a step computed from an
+# execution another writer had moved on (each retry reads the execution afresh).
+STALE_RETRIES = 3
 
 # Subflows may call subflows; a flow that calls itself would otherwise nest until the disk fills.
 MAX_SUBFLOW_DEPTH = 10
@@ -67,6 +73,7 @@ class Runtime:
         self.http = http
         self.default_flow = default_flow
         self.serial = SerialExecutor()
+        self.active = ActiveExecutions()
         self.timers = TimerScheduler(store, self._fire_timer)
         self.senders: dict[str, Sender] = {}
         self.account_flows: dict[tuple[str, str], str] = {}  # (channel, account) -> flow name
@@ -118,13 +125,26 @@ class Runtime:
             metrics.DUPLICATES.labels(envelope.channel).inc()
             return ingested
         metrics.INBOUND.labels(envelope.channel).inc()
-        self.dispatch_inbound(ingested.conversation["id"], ingested.message["id"])
+        self.dispatch_inbound(
+            ingested.conversation["id"],
+            ingested.message["id"],
+            rows=(ingested.conversation, ingested.message),
+        )
         return ingested
 
-    def dispatch_inbound(self, conversation_id: str, message_id: str) -> asyncio.Future[Any]:
+    def dispatch_inbound(
+        self,
+        conversation_id: str,
+        message_id: str,
+        *,
+        rows: tuple[RowMapping, RowMapping] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Queue a stored inbound message for its conversation's flow. ``rows`` are the
+        conversation and message as stored with it, when the caller has them (no reads then)."""
+
         async def job() -> None:
             async with self.working(conversation_id):
-                await self._handle_inbound(conversation_id, message_id)
+                await self._handle_inbound(conversation_id, message_id, rows)
 
         return self.serial.submit(conversation_id, job)
 
@@ -151,11 +171,19 @@ class Runtime:
             except Exception:
                 log.exception("activity listener failed")
 
-    async def _handle_inbound(self, conversation_id: str, message_id: str) -> None:
-        conversation = await self.store.conversation(conversation_id)
-        message = await self.store.message(message_id)
-        if conversation is None or message is None:
-            return
+    async def _handle_inbound(
+        self,
+        conversation_id: str,
+        message_id: str,
+        rows: tuple[RowMapping, RowMapping] | None,
+    ) -> None:
+        if rows is None:
+            conversation = await self.store.conversation(conversation_id)
+            message = await self.store.message(message_id)
+            if conversation is None or message is None:
+                return
+        else:
+            conversation, message = rows
         await self._notify(conversation, message)
         if conversation["status"] != "bot" and self.agent_inbound is not None:
             await self.agent_inbound(conversation, message)
@@ -164,7 +192,23 @@ class Runtime:
         fields = dict(message["fields"] or {"Body": message["text"]})
         for rewrite in self.inbound_rewriters:
             fields = await rewrite(conversation, message, fields)
-        execution = await self.store.active_execution(conversation_id)
+        for attempt in range(STALE_RETRIES):
+            try:
+                await self._step_inbound(conversation, message_id, fields, fresh=attempt > 0)
+                return
+            except StaleExecution:
+                self.active.forget(conversation_id)
+                if attempt == STALE_RETRIES - 1:
+                    raise
+
+    async def _step_inbound(
+        self, conversation: RowMapping, message_id: str, fields: dict[str, Any], *, fresh: bool
+    ) -> None:
+        """Step the conversation's deepest active execution with a message, or start its flow."""
+        conversation_id = conversation["id"]
+        execution = None if fresh else self.active.get(conversation_id)
+        if execution is None:
+            execution = await self.store.active_execution(conversation_id)
         now = time.time()
         if execution is None:
             flow = self.flow_for(conversation)
@@ -189,7 +233,12 @@ class Runtime:
             await self.store.mark_handled(message_id)
             return
         await self.apply(
-            flow, execution, InboundMessage(fields, now), conversation, handled=message_id
+            flow,
+            execution,
+            InboundMessage(fields, now),
+            conversation,
+            handled=message_id,
+            deepest=True,
         )
 
     def flow_for(self, conversation: RowMapping) -> CompiledFlow | None:
@@ -241,8 +290,13 @@ class Runtime:
         created: bool = False,
         handled: str | None = None,
         sent: tuple[str, dict[str, Any]] | None = None,
+        deepest: bool = False,
     ) -> bool:
-        """Step the engine, commit everything the step changed, then perform its effects."""
+        """Step the engine, commit everything the step changed, then perform its effects.
+
+        ``deepest``: ``execution`` is the conversation's deepest active one (new executions are).
+        Raises ``StaleExecution`` when another writer moved the execution on since it was read.
+        """
         started = time.perf_counter()
         result = step(flow, execution, event)
         metrics.FLOW_STEP_SECONDS.observe(time.perf_counter() - started)
@@ -291,6 +345,8 @@ class Runtime:
             else:
                 later.append(effect)
         outbound = await self.store.write_step(write)
+        stored = replace(result.execution, revision=result.execution.revision + 1)
+        self.active.committed(stored, deepest=deepest or created)
         if write.timers_started:
             self.timers.wake()
         for row in outbound:
@@ -300,9 +356,9 @@ class Runtime:
         # Subflows start inside this conversation's serial job: the child is the conversation's
         # active execution before the next inbound message is looked at.
         for subflow in subflows:
-            await self._start_subflow(result.execution, subflow, conversation)
-        if result.execution.status != ACTIVE and result.execution.parent_id:
-            self._return_to_parent(result.execution)
+            await self._start_subflow(stored, subflow, conversation)
+        if stored.status != ACTIVE and stored.parent_id:
+            self._return_to_parent(stored)
         return True
 
     async def _start_subflow(
@@ -350,30 +406,56 @@ class Runtime:
         event: Event,
         *,
         sent: tuple[str, dict[str, Any]] | None = None,
+        conversation: RowMapping | None = None,
     ) -> asyncio.Future[Any]:
         """Queue an event for an execution; it is dropped if that execution is no longer active.
 
         ``sent`` is a provider's answer to a send, (message id, columns): it is stored with the
-        step, or alone when there is no step to take.
+        step, or alone when there is no step to take. ``conversation``: the caller's row of the
+        conversation, when it has one (saves a read).
         """
 
         async def job() -> None:
-            execution = await self.store.execution(execution_id)
-            flow = conversation = None
-            if (
-                execution is not None
-                and execution.status == ACTIVE
-                and execution.conversation_id == conversation_id
-            ):
-                flow = await self.flows.version(execution.flow_sid, execution.flow_version)
-                conversation = await self.store.conversation(conversation_id)
-            if execution is None or flow is None or conversation is None:
-                if sent is not None:
-                    await self.store.mark_sent(*sent)
-                return
-            await self.apply(flow, execution, event, conversation, sent=sent)
+            for attempt in range(STALE_RETRIES):
+                try:
+                    await self._step_execution(
+                        conversation_id, execution_id, event, sent, conversation, attempt > 0
+                    )
+                    return
+                except StaleExecution:
+                    self.active.forget(conversation_id)
+                    if attempt == STALE_RETRIES - 1:
+                        raise
 
         return self.serial.submit(conversation_id, job)
+
+    async def _step_execution(
+        self,
+        conversation_id: str,
+        execution_id: str,
+        event: Event,
+        sent: tuple[str, dict[str, Any]] | None,
+        conversation: RowMapping | None,
+        fresh: bool,
+    ) -> None:
+        execution = None if fresh else self.active.get_by_id(conversation_id, execution_id)
+        deepest = execution is not None
+        if execution is None:
+            execution = await self.store.execution(execution_id)
+        flow = None
+        if (
+            execution is not None
+            and execution.status == ACTIVE
+            and execution.conversation_id == conversation_id
+        ):
+            flow = await self.flows.version(execution.flow_sid, execution.flow_version)
+            if conversation is None:
+                conversation = await self.store.conversation(conversation_id)
+        if execution is None or flow is None or conversation is None:
+            if sent is not None:
+                await self.store.mark_sent(*sent)
+            return
+        await self.apply(flow, execution, event, conversation, sent=sent, deepest=deepest)
 
     async def _fire_timer(self, timer: RowMapping) -> None:
         execution_id = timer["execution_id"]
@@ -464,7 +546,11 @@ class Runtime:
         )
         # The provider's answer is stored with the step it feeds: one commit, not two.
         self.feed(
-            conversation["id"], execution_of(request_id), result, sent=(message["id"], values)
+            conversation["id"],
+            execution_of(request_id),
+            result,
+            sent=(message["id"], values),
+            conversation=conversation,
         )
 
     async def apply_status(

@@ -68,8 +68,9 @@ _TAKE_SEQ_INBOUND = (
 )
 _UPDATE_EXECUTION = (
     update(executions)
-    .where(executions.c.id == bindparam("b_id"))
+    .where(executions.c.id == bindparam("b_id"), executions.c.revision == bindparam("b_revision"))
     .values(
+        revision=bindparam("revision"),
         status=bindparam("status"),
         state=bindparam("state"),
         data=bindparam("data"),
@@ -84,6 +85,15 @@ _MARK_HANDLED = (
     .values(handled=True)
 )
 _DELETE_TIMERS = delete(timers).where(timers.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
+class StaleExecution(Exception):
+    """A step was computed from an execution that another writer has moved on since it was read:
+    nothing of the step is stored; read the execution again and step that."""
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"execution {execution_id} changed since it was read")
+        self.execution_id = execution_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,13 +361,20 @@ def insert_outbound(conn: Connection, draft: OutboundDraft, now: float) -> Row:
 
 
 def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
-    """Persist an engine step: execution, step log, outbox, timers and attached context."""
+    """Persist an engine step: execution, step log, outbox, timers and attached context.
+
+    The execution is stored with its revision bumped (``write.execution.revision`` is the one the
+    step was computed from); if the stored row has moved on, ``StaleExecution`` undoes it all.
+    """
     ex = write.execution
     active = ex.status == ACTIVE
+    data = ex.to_dict()
+    data["revision"] = ex.revision + 1
     values = {
+        "revision": ex.revision + 1,
         "status": ex.status,
         "state": ex.state,
-        "data": ex.to_dict(),
+        "data": data,
         "updated_at": now,
         "ended_at": None if active else now,
         # Only the top-level execution holds the conversation's active key: a subflow runs
@@ -378,8 +395,13 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
                 **values,
             },
         )
-    else:
-        conn.execute(_UPDATE_EXECUTION, {"b_id": ex.id, **values})
+    elif (
+        conn.execute(
+            _UPDATE_EXECUTION, {"b_id": ex.id, "b_revision": ex.revision, **values}
+        ).rowcount
+        != 1
+    ):
+        raise StaleExecution(ex.id)
     if write.steps:
         conn.execute(
             insert(execution_steps),

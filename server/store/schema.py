@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -137,6 +138,9 @@ executions = Table(
     # contact and flow address. Subflow executions leave it NULL and point at their parent.
     Column("active_key", String(ID), unique=True),
     Column("parent_id", String(ID), index=True),
+    # Bumped by every write: a step commits only over the revision it was computed from, so a
+    # node stepping a cached copy that another node moved on fails instead of overwriting it.
+    Column("revision", Integer, nullable=False, server_default=text("0")),
 )
 
 execution_steps = Table(
