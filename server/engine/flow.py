@@ -12,7 +12,7 @@ from typing import Any
 
 from transitions import Machine
 
-from server.engine.templates import compile_value, has_templates
+from server.engine.templates import Renderer, compile_value, has_templates, render_plan
 from server.engine.widget import WidgetType
 
 END = "__end__"
@@ -35,6 +35,8 @@ class CompiledState:
     widget: WidgetType
     properties: Any  # compiled: constants and CompiledTemplate leaves
     templated: bool  # whether rendering is needed at all
+    # Renders ``properties``; None renders them by walking the whole value (render_value).
+    render: Renderer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +92,14 @@ def compile_flow(
         if conditional:
             props["_transitions"] = conditional
         compiled = compile_value(props)
+        templated = has_templates(compiled)
         states[raw["name"]] = CompiledState(
-            raw["name"], raw["type"], widget, compiled, has_templates(compiled)
+            raw["name"],
+            raw["type"],
+            widget,
+            compiled,
+            templated,
+            render_plan(compiled) if templated else None,
         )
     initial = definition.get("initial_state", "")
     if initial not in states:

@@ -81,9 +81,12 @@ class _Run:
         self.ended_reason: str | None = execution.ended_reason
 
     def call(self, state: CompiledState) -> WidgetCall:
-        props = (
-            render_value(state.properties, self.context) if state.templated else state.properties
-        )
+        if not state.templated:
+            props = state.properties
+        elif state.render is not None:
+            props = state.render(self.context)
+        else:
+            props = render_value(state.properties, self.context)
         return WidgetCall(
             name=state.name,
             props=props,

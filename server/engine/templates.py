@@ -255,6 +255,34 @@ def has_templates(value: Any) -> bool:
     return False
 
 
+# Renders a compiled value (see ``render_plan``) against a Liquid context.
+Renderer = Callable[[Mapping[str, Any]], Any]
+
+
+def render_plan(value: Any) -> Renderer:
+    """A renderer for a compiled value that walks only the parts holding templates.
+
+    What renders to the same thing every time (offsets, constant strings, whole untemplated
+    subtrees) is returned as it is, shared between renders, as the properties of a state without
+    templates always were; keys keep their order.
+    """
+    if isinstance(value, CompiledTemplate):
+        return value.render
+    if not has_templates(value):
+        return lambda _context: value
+    if isinstance(value, dict):
+        entries = tuple(
+            (key, render_plan(item) if has_templates(item) else None, item)
+            for key, item in value.items()
+        )
+        return lambda context: {
+            key: item if plan is None else plan(context) for key, plan, item in entries
+        }
+    assert isinstance(value, list)
+    slots = tuple((render_plan(item) if has_templates(item) else None, item) for item in value)
+    return lambda context: [item if plan is None else plan(context) for plan, item in slots]
+
+
 def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, CompiledTemplate):
         return value.render(context)
