@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -31,6 +32,16 @@ from server.model import Channel, Conversation, Message
 
 class RebasedAsyncHttpClient(AsyncTwilioHttpClient):
     """``AsyncTwilioHttpClient`` that sends requests for ``*.twilio.com`` to ``api_base``."""
+
+    # The package formats every request and response into log lines before the logger decides
+    # whether to keep them; skip that work unless its logger would keep them.
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_request(kwargs)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_response(status_code, response)
 
     def __init__(self, api_base: str | None, timeout: float = 10.0) -> None:
         super().__init__(timeout=timeout)
@@ -56,6 +67,12 @@ class RebasedAsyncHttpClient(AsyncTwilioHttpClient):
             headers = dict(kwargs.get("headers") or {})
             headers["Authorization"] = _basic_authorization(*auth)
             kwargs["headers"] = headers
+        data = kwargs.get("data")
+        if isinstance(data, dict):
+            # The form aiohttp would build from the dict, encoded the same way (repeated keys for
+            # lists such as MediaUrl) without its per-field FormData machinery; the twilio
+            # package has already set the form's Content-Type header.
+            kwargs["data"] = urlencode(data, doseq=True).encode()
         # The base class never applies its own timeout (the Client passes timeout=None), so a
         # stalled API would hold the send forever; bound the whole request here instead.
         async with asyncio.timeout(self.request_timeout):

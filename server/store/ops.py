@@ -66,6 +66,18 @@ _TAKE_SEQ_INBOUND = (
     )
     .returning(*conversations.c)
 )
+# The open conversation's next seq, found by its open key: one statement for the common case of
+# a message on a conversation that is already open.
+_TAKE_SEQ_INBOUND_BY_OPEN_KEY = (
+    update(conversations)
+    .where(conversations.c.open_key == bindparam("b_key"))
+    .values(
+        next_seq=conversations.c.next_seq + 1,
+        updated_at=bindparam("b_now"),
+        last_inbound_at=bindparam("b_now"),
+    )
+    .returning(*conversations.c)
+)
 _UPDATE_EXECUTION = (
     update(executions)
     .where(executions.c.id == bindparam("b_id"), executions.c.revision == bindparam("b_revision"))
@@ -85,6 +97,13 @@ _MARK_HANDLED = (
     .values(handled=True)
 )
 _DELETE_TIMERS = delete(timers).where(timers.c.id.in_(bindparam("b_ids", expanding=True)))
+_DELETE_EXECUTION_TIMERS = delete(timers).where(timers.c.execution_id == bindparam("b_execution"))
+_INSERT_CONTACT = insert(contacts)
+_INSERT_IDENTITY = insert(identities)
+_INSERT_EVENT = insert(events)
+_INSERT_EXECUTION = insert(executions)
+_INSERT_STEP = insert(execution_steps)
+_INSERT_TIMER = insert(timers)
 
 
 class StaleExecution(Exception):
@@ -154,7 +173,7 @@ def find_or_create_contact(
     if contact_id is None:
         contact_id = new_id("CT")
         conn.execute(
-            insert(contacts),
+            _INSERT_CONTACT,
             {
                 "id": contact_id,
                 "display_name": profile_name,
@@ -172,7 +191,7 @@ def find_or_create_contact(
     missing = [i for i in found_by if (i.kind, i.value) not in known]
     if missing:
         conn.execute(
-            insert(identities),
+            _INSERT_IDENTITY,
             [
                 {
                     "kind": i.kind,
@@ -265,18 +284,24 @@ def ingest_inbound(conn: Connection, env: InboundEnvelope, now: float) -> Ingest
             owner = conn.execute(_CONVERSATION_BY_ID, {"b_id": existing.conversation_id}).one()
             return Ingested(owner._mapping, existing._mapping, True, False)
     contact_id = find_or_create_contact(conn, env.identities, env.profile_name, now)
-    conv, created = open_conversation(
-        conn,
-        contact_id=contact_id,
-        channel=env.channel,
-        account=env.channel_account,
-        address=env.customer_address,
-        now=now,
-    )
-    fresh = take_seq(conn, conv["id"], now, inbound=True)
+    key_of_open = open_key(env.channel, env.channel_account, env.customer_address)
+    row = conn.execute(_TAKE_SEQ_INBOUND_BY_OPEN_KEY, {"b_key": key_of_open, "b_now": now}).first()
+    created = False
+    if row is not None:
+        fresh = row._mapping
+    else:
+        conv, created = open_conversation(
+            conn,
+            contact_id=contact_id,
+            channel=env.channel,
+            account=env.channel_account,
+            address=env.customer_address,
+            now=now,
+        )
+        fresh = take_seq(conn, conv["id"], now, inbound=True)
     values = {
         "id": new_id("MS"),
-        "conversation_id": conv["id"],
+        "conversation_id": fresh["id"],
         "seq": fresh["next_seq"] - 1,
         "direction": "inbound",
         "author": "contact",
@@ -298,7 +323,7 @@ def ingest_inbound(conn: Connection, env: InboundEnvelope, now: float) -> Ingest
     record_event(
         conn,
         contact_id=contact_id,
-        conversation_id=conv["id"],
+        conversation_id=fresh["id"],
         type="message.inbound",
         channel=env.channel,
         time=now,
@@ -320,7 +345,7 @@ def record_event(
 ) -> str:
     event_id = new_id("EV")
     conn.execute(
-        insert(events),
+        _INSERT_EVENT,
         {
             "id": event_id,
             "contact_id": contact_id,
@@ -383,7 +408,7 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
     }
     if write.created:
         conn.execute(
-            insert(executions),
+            _INSERT_EXECUTION,
             {
                 "id": ex.id,
                 "flow_sid": ex.flow_sid,
@@ -404,7 +429,7 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
         raise StaleExecution(ex.id)
     if write.steps:
         conn.execute(
-            insert(execution_steps),
+            _INSERT_STEP,
             [
                 {
                     "execution_id": ex.id,
@@ -422,7 +447,7 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
         conn.execute(_DELETE_TIMERS, {"b_ids": write.timers_cancelled})
     if write.timers_started:
         conn.execute(
-            insert(timers),
+            _INSERT_TIMER,
             [
                 {
                     "id": timer_id,
@@ -435,7 +460,7 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
             ],
         )
     if not active:
-        conn.execute(delete(timers).where(timers.c.execution_id == ex.id))
+        conn.execute(_DELETE_EXECUTION_TIMERS, {"b_execution": ex.id})
     if write.handled_message_ids:
         conn.execute(_MARK_HANDLED, {"b_ids": write.handled_message_ids})
     for message_id, message_values in write.message_updates:
