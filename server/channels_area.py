@@ -9,10 +9,10 @@ numbered answers back to the choices they pick.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import RowMapping
 from starlette.routing import BaseRoute
 
 from channels.base import SendOutcome
@@ -31,6 +31,7 @@ from server.model import (
     part_from_dict,
 )
 from server.store import Store
+from server.store.ops import Row
 from server.store.schema import messages
 from server.web import twilio_routes, whatsapp_routes
 from server.web.openapi import add_paths
@@ -127,19 +128,49 @@ async def offered_choices(store: Store, conversation_id: str, before_seq: int) -
     for row in rows:
         if row.direction == "inbound":
             break
-        for data in row.parts or []:
-            if data.get("kind") == "choices":
-                part = part_from_dict(data)
-                assert isinstance(part, ChoicesPart)
-                return list(part.choices)
+        choices = _choices_of(row.parts)
+        if choices is not None:
+            return choices
     return []
 
 
-def choice_matcher(store: Store) -> Any:
-    """An inbound rewriter: a typed answer ("2", "2.", a label) becomes the choice it picks."""
+def _choices_of(parts: Any) -> list[Choice] | None:
+    for data in parts or []:
+        if data.get("kind") == "choices":
+            part = part_from_dict(data)
+            assert isinstance(part, ChoicesPart)
+            return list(part.choices)
+    return None
+
+
+class ChoiceMatcher:
+    """An inbound rewriter: a typed answer ("2", "2.", a label) becomes the choice it picks.
+
+    The choices come from the latest outbound message before the answer. This process remembers
+    the last message with choices it sent on each conversation; when that message is the one
+    right before the answer (by seq, so nothing came in between, from any node), no read is
+    needed. Otherwise the messages are read.
+    """
+
+    def __init__(self, store: Store, size: int = 10_000) -> None:
+        self.store = store
+        self._size = size
+        self._offered: OrderedDict[str, tuple[int, list[Choice]]] = OrderedDict()
+
+    async def remember(self, conversation: Row, message: Row) -> None:
+        """A message listener: note outbound messages that offer choices."""
+        if message["direction"] != "outbound" or conversation["channel"] not in PHONE_CHANNELS:
+            return
+        choices = _choices_of(message["parts"])
+        if choices is None:
+            return
+        self._offered[conversation["id"]] = (message["seq"], choices)
+        self._offered.move_to_end(conversation["id"])
+        if len(self._offered) > self._size:
+            self._offered.popitem(last=False)
 
     async def rewrite(
-        conversation: RowMapping, message: RowMapping, fields: dict[str, Any]
+        self, conversation: Row, message: Row, fields: dict[str, Any]
     ) -> dict[str, Any]:
         if conversation["channel"] not in PHONE_CHANNELS:
             return fields
@@ -151,13 +182,15 @@ def choice_matcher(store: Store) -> Any:
         answer = str(fields.get("Body") or "")
         if not answer.strip():
             return fields
-        choices = await offered_choices(store, conversation["id"], message["seq"])
+        offered = self._offered.get(conversation["id"])
+        if offered is not None and offered[0] == message["seq"] - 1:
+            choices = offered[1]
+        else:
+            choices = await offered_choices(self.store, conversation["id"], message["seq"])
         choice = match_choice(answer, choices) if choices else None
         if choice is None:
             return fields
         return {**fields, "Body": choice.label, "ChoiceId": choice.id, "OriginalBody": answer}
-
-    return rewrite
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
@@ -177,7 +210,9 @@ async def setup(services: Services) -> None:
                 "channels file: %s %s runs flow %r, which is not loaded", channel, account, flow
             )
         runtime.account_flows[(channel, account)] = flow
-    runtime.inbound_rewriters.append(choice_matcher(services.store))
+    matcher = ChoiceMatcher(services.store)
+    runtime.inbound_rewriters.append(matcher.rewrite)
+    runtime.message_listeners.append(matcher.remember)
     if accounts.twilio or accounts.whatsapp:
         sender = PhoneChannelSender(accounts)
         runtime.senders[Channel.SMS.value] = sender

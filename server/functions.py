@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy.engine import RowMapping
-
 from server.engine import effects as fx
 from server.engine.events import Result
 from server.runtime.http_client import FlowHttpClient
+from server.store.ops import Row
 
 FunctionCallable = Callable[[dict[str, Any]], Any | Awaitable[Any]]
 
@@ -54,7 +53,7 @@ class FunctionRunner:
         self.http = http
         self.urls = dict(urls or {})  # function SID or name -> URL
 
-    async def __call__(self, conversation: RowMapping, effect: fx.Effect) -> Result:
+    async def __call__(self, conversation: Row, effect: fx.Effect) -> Result:
         assert isinstance(effect, fx.CallFunction)
         fn = registered_function(effect.function)
         if fn is not None:

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from server.pickling import pickled_by_constructor
+
 
 def new_id(prefix: str) -> str:
     """A Twilio-style SID: two letters and 32 hex digits, unique without a database round trip."""
@@ -82,12 +84,14 @@ def advance_status(current: str, new: str) -> str:
 # --- message parts ---------------------------------------------------------------------------
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
     kind: str = field(default="text", init=False)
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class MediaPart:
     url: str | None = None
@@ -99,6 +103,7 @@ class MediaPart:
     kind: str = field(default="media", init=False)
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class LocationPart:
     latitude: float
@@ -108,12 +113,14 @@ class LocationPart:
     kind: str = field(default="location", init=False)
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class Choice:
     id: str
     label: str
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class ChoicesPart:
     """Buttons or a list offered to the customer; rendered per channel capability."""
@@ -122,6 +129,7 @@ class ChoicesPart:
     kind: str = field(default="choices", init=False)
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class ChoiceReplyPart:
     """The customer picked one of the offered choices (button tap, list row, numbered answer)."""
@@ -131,6 +139,7 @@ class ChoiceReplyPart:
     kind: str = field(default="choice_reply", init=False)
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class TemplatePart:
     name: str
@@ -139,6 +148,7 @@ class TemplatePart:
     kind: str = field(default="template", init=False)
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class DataPart:
     """Structured content with no closer type (contact cards, reactions, referrals, unsupported)."""
@@ -208,6 +218,7 @@ def text_of(parts: tuple[Part, ...] | list[Part]) -> str:
 # --- entities --------------------------------------------------------------------------------
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class Identity:
     kind: str  # phone, whatsapp, whatsapp_bsuid, webchat, app, email, crm
@@ -280,6 +291,7 @@ class Event:
     session: str | None = None
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class InboundEnvelope:
     """What a channel adapter makes of one inbound provider message, before storage."""

@@ -10,7 +10,7 @@ import uvicorn
 
 from server.app import create_app
 from server.config import Settings
-from server.web.webchat import MAX_FRAME_BYTES
+from server.web.webchat import MAX_FRAME_BYTES, WebchatFirst
 
 
 def run(
@@ -33,7 +33,9 @@ def run(
         log.info("admin token: from THREADLINE_ADMIN_TOKEN")
     log.info("web chat demo: http://%s:%d/", host, port)
     uvicorn.run(
-        create_app(settings),
+        # Web chat sockets go straight to their endpoint, not through Starlette's middleware
+        # and router: what every idle socket holds is the memory that bounds a process.
+        WebchatFirst(create_app(settings)),
         host=host,
         port=port,
         log_level="warning",

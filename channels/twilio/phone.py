@@ -6,9 +6,14 @@ from either WhatsApp provider), so every number goes through ``phonenumbers`` to
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 
+# Parsing with phonenumbers costs tens of microseconds, and every inbound message and send
+# normalises the same few numbers again; the function is pure, so remember recent answers.
+@functools.lru_cache(maxsize=16_384)
 def to_e164(raw: str) -> str:
     """``raw`` in E.164 (``+14155550100``); unparseable addresses (short codes,
     alphanumeric sender ids, placeholders) are returned stripped and unchanged."""

@@ -9,7 +9,6 @@ base-URL setting beyond Twilio's own edge/region hostnames, so the HTTP client r
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import os
@@ -73,10 +72,11 @@ class RebasedAsyncHttpClient(AsyncTwilioHttpClient):
             # lists such as MediaUrl) without its per-field FormData machinery; the twilio
             # package has already set the form's Content-Type header.
             kwargs["data"] = urlencode(data, doseq=True).encode()
-        # The base class never applies its own timeout (the Client passes timeout=None), so a
-        # stalled API would hold the send forever; bound the whole request here instead.
-        async with asyncio.timeout(self.request_timeout):
-            return await super().request(method, self.rebase(url), *args, **kwargs)
+        if kwargs.get("timeout") is None:
+            # The Client passes timeout=None, which aiohttp takes as "no timeout": a stalled API
+            # would hold a send forever. Bound each request, connecting to reading the answer.
+            kwargs["timeout"] = self.request_timeout
+        return await super().request(method, self.rebase(url), *args, **kwargs)
 
 
 class TwilioSender:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import RowMapping
 
 from server.engine.execution import Execution
 from server.runtime.flows import FlowRegistry
 from server.runtime.rows import message_json
 from server.store import Store
+from server.store.ops import Row
 from server.store.schema import events
 
 JOURNEY_EVENTS = 20
@@ -55,7 +55,7 @@ async def flow_context(
 
 
 async def live_context(
-    store: Store, conversation: RowMapping, stored: dict[str, Any], notes: list[dict[str, Any]]
+    store: Store, conversation: Row, stored: dict[str, Any], notes: list[dict[str, Any]]
 ) -> dict[str, Any]:
     contact = await store.contact(conversation["contact_id"])
     identities = await store.contact_identities(conversation["contact_id"])

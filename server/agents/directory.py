@@ -6,13 +6,13 @@ import time
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.agents import auth
 from server.model import new_id
 from server.store import Store
 from server.store.agents import agent_by, agents
+from server.store.ops import Row
 
 
 class LoginTaken(ValueError):
@@ -24,16 +24,16 @@ class AgentDirectory:
         self.store = store
         self.jwt_secret = jwt_secret
 
-    async def get(self, agent_id: str) -> RowMapping | None:
+    async def get(self, agent_id: str) -> Row | None:
         async with self.store.engine.connect() as conn:
             return await agent_by(conn, "id", agent_id)
 
-    async def all(self) -> list[RowMapping]:
+    async def all(self) -> list[Row]:
         async with self.store.engine.connect() as conn:
             rows = await conn.execute(select(agents).order_by(agents.c.created_at))
             return [row._mapping for row in rows]
 
-    async def create(self, fields: dict[str, Any], *, with_token: bool) -> tuple[RowMapping, str]:
+    async def create(self, fields: dict[str, Any], *, with_token: bool) -> tuple[Row, str]:
         """Store a new agent; returns it and its long-lived token ("" when none was asked)."""
         token = auth.new_agent_token() if with_token else ""
         now = time.time()
@@ -54,7 +54,7 @@ class AgentDirectory:
             "updated_at": now,
         }
 
-        async def op(conn: AsyncConnection) -> RowMapping:
+        async def op(conn: AsyncConnection) -> Row:
             if await agent_by(conn, "login", values["login"]) is not None:
                 raise LoginTaken(values["login"])
             await conn.execute(insert(agents).values(**values))
@@ -66,7 +66,7 @@ class AgentDirectory:
 
     async def patch(
         self, agent_id: str, fields: dict[str, Any], *, new_token: bool
-    ) -> tuple[RowMapping | None, str]:
+    ) -> tuple[Row | None, str]:
         token = auth.new_agent_token() if new_token else ""
         values: dict[str, Any] = {
             key: fields[key] for key in ("name", "roles", "attributes", "capacity") if key in fields
@@ -77,13 +77,13 @@ class AgentDirectory:
             values["token_hash"] = auth.token_hash(token)
         values["updated_at"] = time.time()
 
-        async def op(conn: AsyncConnection) -> RowMapping | None:
+        async def op(conn: AsyncConnection) -> Row | None:
             await conn.execute(update(agents).where(agents.c.id == agent_id).values(**values))
             return await agent_by(conn, "id", agent_id)
 
         return await self.store.write(op), token
 
-    async def login(self, login: str, password: str) -> tuple[RowMapping, str] | None:
+    async def login(self, login: str, password: str) -> tuple[Row, str] | None:
         async with self.store.engine.connect() as conn:
             row = await agent_by(conn, "login", login)
         if row is None or not auth.verify_password(row["password_hash"], password):

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from sqlalchemy import delete, insert, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.agents import protocol
@@ -28,6 +27,7 @@ from server.routing import effects as rfx
 from server.routing import events as ev
 from server.runtime.rows import message_json
 from server.store import agents as tables
+from server.store.ops import Row
 from server.store.schema import conversations
 
 ROUTED_STATUSES = ("assigned", "wrapup")
@@ -42,7 +42,7 @@ class Handoff:
         # Typing and read receipts between the customer's channel and the agent.
         self.links = CustomerLinks(service, hub)
 
-    async def route_to_agent(self, conversation: RowMapping, effect: fx.Effect) -> Result:
+    async def route_to_agent(self, conversation: Row, effect: fx.Effect) -> Result:
         assert isinstance(effect, fx.RouteToAgent)
         now = time.time()
         cid = conversation["id"]
@@ -125,7 +125,7 @@ class Handoff:
 
         await self.store.write(op)
 
-    async def agent_inbound(self, conversation: RowMapping, message: RowMapping) -> None:
+    async def agent_inbound(self, conversation: Row, message: Row) -> None:
         """A customer message after the bot: to the assigned agent (sequenced) and monitors.
 
         While the conversation waits in a queue the message is only stored: the offer and the
@@ -139,7 +139,7 @@ class Handoff:
             await self.hub.send(task.agent_id, frame)
         await self.hub.tell_monitors(conversation["id"], {**frame, "monitoring": True})
 
-    async def on_message(self, conversation: RowMapping, message: RowMapping) -> None:
+    async def on_message(self, conversation: Row, message: Row) -> None:
         """Delivery statuses of agents' replies go back to their author; monitors see replies."""
         author = str(message["author"])
         if message["direction"] != "outbound" or not author.startswith("agent:"):
@@ -154,7 +154,7 @@ class Handoff:
 
 
 def status_frame(
-    conversation_id: str, message: RowMapping, client_id: str | None = None
+    conversation_id: str, message: Row, client_id: str | None = None
 ) -> dict[str, Any]:
     return protocol.out(
         "message_status",

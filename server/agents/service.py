@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.agents import protocol
@@ -31,6 +30,7 @@ from server.routing import effects as fx
 from server.routing import events as ev
 from server.runtime.runtime import Runtime
 from server.store import agents as tables
+from server.store.ops import Row
 from server.store.schema import conversations
 from server.store.writes import record_event
 
@@ -289,7 +289,7 @@ class RoutingService:
 
     # --- reads ----------------------------------------------------------------------------
 
-    async def task_row(self, conversation_id: str) -> RowMapping | None:
+    async def task_row(self, conversation_id: str) -> Row | None:
         async with self.store.engine.connect() as conn:
             row = (
                 await conn.execute(

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from server.pickling import pickled_by_constructor
+
 ACTIVE = "active"
 ENDED = "ended"
 FAILED = "failed"
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class Execution:
     id: str
@@ -48,6 +51,7 @@ class Execution:
         return cls(**data)
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class StepLog:
     """One transition, as Studio's execution steps record them."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from server.model import Conversation, Message, part_from_dict
+from server.store.ops import Row
 
 
 def when(epoch: float | None) -> datetime | None:
@@ -19,7 +18,7 @@ def iso(epoch: float | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def conversation_model(row: RowMapping) -> Conversation:
+def conversation_model(row: Row) -> Conversation:
     return Conversation(
         id=row["id"],
         contact_id=row["contact_id"],
@@ -37,7 +36,7 @@ def conversation_model(row: RowMapping) -> Conversation:
     )
 
 
-def message_model(row: RowMapping) -> Message:
+def message_model(row: Row) -> Message:
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -54,7 +53,7 @@ def message_model(row: RowMapping) -> Message:
     )
 
 
-def message_json(row: RowMapping) -> dict[str, Any]:
+def message_json(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "seq": row["seq"],
@@ -71,7 +70,7 @@ def message_json(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def conversation_json(row: RowMapping) -> dict[str, Any]:
+def conversation_json(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "contact_id": row["contact_id"],

@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from channels.base import Sender, SendOutcome
 from server.engine import CompiledFlow, Execution, new_context, step
 from server.engine import effects as fx
@@ -31,7 +29,7 @@ from server.runtime.rows import conversation_model, message_model
 from server.runtime.serial import SerialExecutor
 from server.runtime.timers import TimerScheduler
 from server.store import Store, ops
-from server.store.ops import StaleExecution
+from server.store.ops import Row, StaleExecution
 from server.store.writes import Ingested, OutboundDraft, StepWrite
 
 # How often, and how far apart, a status callback looks for a message it may have overtaken.
@@ -48,12 +46,12 @@ STALE_RETRIES = 3
 MAX_SUBFLOW_DEPTH = 10
 
 # A handler performs one kind of effect and returns the Result the execution waits for.
-EffectHandler = Callable[[RowMapping, fx.Effect], Awaitable[Result]]
+EffectHandler = Callable[[Row, fx.Effect], Awaitable[Result]]
 # Called with (conversation, message) for every stored message, inbound and outbound.
-MessageListener = Callable[[RowMapping, RowMapping], Awaitable[None]]
+MessageListener = Callable[[Row, Row], Awaitable[None]]
 # Rewrites the trigger fields of an inbound message before its flow sees them (for example a
 # numbered answer on SMS matched back to the choice it picks).
-InboundRewriter = Callable[[RowMapping, RowMapping, dict[str, Any]], Awaitable[dict[str, Any]]]
+InboundRewriter = Callable[[Row, Row, dict[str, Any]], Awaitable[dict[str, Any]]]
 # Told (conversation id, busy) when the bot starts and stops working on a conversation, for
 # typing indicators.
 ActivityListener = Callable[[str, bool], Awaitable[None]]
@@ -129,6 +127,7 @@ class Runtime:
             ingested.conversation["id"],
             ingested.message["id"],
             rows=(ingested.conversation, ingested.message),
+            new_conversation=ingested.new_conversation,
         )
         return ingested
 
@@ -137,14 +136,16 @@ class Runtime:
         conversation_id: str,
         message_id: str,
         *,
-        rows: tuple[RowMapping, RowMapping] | None = None,
+        rows: tuple[Row, Row] | None = None,
+        new_conversation: bool = False,
     ) -> asyncio.Future[Any]:
         """Queue a stored inbound message for its conversation's flow. ``rows`` are the
-        conversation and message as stored with it, when the caller has them (no reads then)."""
+        conversation and message as stored with it, when the caller has them (no reads then);
+        ``new_conversation``: the message opened the conversation, so no flow runs on it yet."""
 
         async def job() -> None:
             async with self.working(conversation_id):
-                await self._handle_inbound(conversation_id, message_id, rows)
+                await self._handle_inbound(conversation_id, message_id, rows, new_conversation)
 
         return self.serial.submit(conversation_id, job)
 
@@ -175,7 +176,8 @@ class Runtime:
         self,
         conversation_id: str,
         message_id: str,
-        rows: tuple[RowMapping, RowMapping] | None,
+        rows: tuple[Row, Row] | None,
+        new_conversation: bool = False,
     ) -> None:
         if rows is None:
             conversation = await self.store.conversation(conversation_id)
@@ -194,7 +196,13 @@ class Runtime:
             fields = await rewrite(conversation, message, fields)
         for attempt in range(STALE_RETRIES):
             try:
-                await self._step_inbound(conversation, message_id, fields, fresh=attempt > 0)
+                await self._step_inbound(
+                    conversation,
+                    message_id,
+                    fields,
+                    fresh=attempt > 0,
+                    empty=new_conversation and attempt == 0,
+                )
                 return
             except StaleExecution:
                 self.active.forget(conversation_id)
@@ -202,12 +210,21 @@ class Runtime:
                     raise
 
     async def _step_inbound(
-        self, conversation: RowMapping, message_id: str, fields: dict[str, Any], *, fresh: bool
+        self,
+        conversation: Row,
+        message_id: str,
+        fields: dict[str, Any],
+        *,
+        fresh: bool,
+        empty: bool = False,
     ) -> None:
-        """Step the conversation's deepest active execution with a message, or start its flow."""
+        """Step the conversation's deepest active execution with a message, or start its flow.
+
+        ``empty``: the conversation was opened by this message, so it has no execution to read.
+        """
         conversation_id = conversation["id"]
         execution = None if fresh else self.active.get(conversation_id)
-        if execution is None:
+        if execution is None and not empty:
             execution = await self.store.active_execution(conversation_id)
         now = time.time()
         if execution is None:
@@ -241,7 +258,7 @@ class Runtime:
             deepest=True,
         )
 
-    def flow_for(self, conversation: RowMapping) -> CompiledFlow | None:
+    def flow_for(self, conversation: Row) -> CompiledFlow | None:
         name = self.account_flows.get(
             (conversation["channel"], conversation["channel_account"]), self.default_flow
         )
@@ -250,7 +267,7 @@ class Runtime:
     def new_execution(
         self,
         flow: CompiledFlow,
-        conversation: RowMapping,
+        conversation: Row,
         now: float,
         contact: dict[str, Any] | None = None,
     ) -> Execution:
@@ -285,7 +302,7 @@ class Runtime:
         flow: CompiledFlow,
         execution: Execution,
         event: Event,
-        conversation: RowMapping,
+        conversation: Row,
         *,
         created: bool = False,
         handled: str | None = None,
@@ -348,7 +365,7 @@ class Runtime:
         stored = replace(result.execution, revision=result.execution.revision + 1)
         self.active.committed(stored, deepest=deepest or created)
         if write.timers_started:
-            self.timers.wake()
+            self.timers.added(min(due_at for _, due_at in write.timers_started))
         for row in outbound:
             self.spawn(self._deliver(conversation, row))
         for effect in later:
@@ -362,7 +379,7 @@ class Runtime:
         return True
 
     async def _start_subflow(
-        self, parent: Execution, effect: fx.StartSubflow, conversation: RowMapping
+        self, parent: Execution, effect: fx.StartSubflow, conversation: Row
     ) -> None:
         now = time.time()
         flow = self.flows.latest(effect.flow)
@@ -406,7 +423,7 @@ class Runtime:
         event: Event,
         *,
         sent: tuple[str, dict[str, Any]] | None = None,
-        conversation: RowMapping | None = None,
+        conversation: Row | None = None,
     ) -> asyncio.Future[Any]:
         """Queue an event for an execution; it is dropped if that execution is no longer active.
 
@@ -435,7 +452,7 @@ class Runtime:
         execution_id: str,
         event: Event,
         sent: tuple[str, dict[str, Any]] | None,
-        conversation: RowMapping | None,
+        conversation: Row | None,
         fresh: bool,
     ) -> None:
         execution = None if fresh else self.active.get_by_id(conversation_id, execution_id)
@@ -457,7 +474,7 @@ class Runtime:
             return
         await self.apply(flow, execution, event, conversation, sent=sent, deepest=deepest)
 
-    async def _fire_timer(self, timer: RowMapping) -> None:
+    async def _fire_timer(self, timer: Row) -> None:
         execution_id = timer["execution_id"]
         done = self.feed(
             timer["conversation_id"], execution_id, TimerFired(timer["id"], time.time())
@@ -468,14 +485,12 @@ class Runtime:
 
     # --- effects --------------------------------------------------------------------------
 
-    async def _perform(
-        self, conversation: RowMapping, execution_id: str, effect: fx.Effect
-    ) -> None:
+    async def _perform(self, conversation: Row, execution_id: str, effect: fx.Effect) -> None:
         async with self.working(conversation["id"]):
             await self._perform_effect(conversation, execution_id, effect)
 
     async def _perform_effect(
-        self, conversation: RowMapping, execution_id: str, effect: fx.Effect
+        self, conversation: Row, execution_id: str, effect: fx.Effect
     ) -> None:
         handler = self.effect_handlers.get(type(effect))
         request_id = getattr(effect, "request_id", "")
@@ -496,7 +511,7 @@ class Runtime:
         if request_id:
             self.feed(conversation["id"], execution_id, result)
 
-    async def _perform_http(self, conversation: RowMapping, effect: fx.Effect) -> Result:
+    async def _perform_http(self, conversation: Row, effect: fx.Effect) -> Result:
         assert isinstance(effect, fx.HttpRequest)
         outcome = await self.http.perform(effect)
         data = {
@@ -506,7 +521,7 @@ class Runtime:
         }
         return Result(effect.request_id, time.time(), outcome.ok, data, outcome.error)
 
-    async def _perform_custom(self, conversation: RowMapping, effect: fx.Effect) -> Result:
+    async def _perform_custom(self, conversation: Row, effect: fx.Effect) -> Result:
         assert isinstance(effect, fx.Custom)
         handler = self.custom_handlers.get(effect.kind)
         if handler is None:
@@ -516,7 +531,7 @@ class Runtime:
         data = await handler(dict(effect.payload))
         return Result(effect.request_id, time.time(), True, data)
 
-    async def _deliver(self, conversation: RowMapping, message: RowMapping) -> None:
+    async def _deliver(self, conversation: Row, message: Row) -> None:
         """Hand an outbox row to its channel, record the outcome, tell the waiting widget."""
         await self._notify(conversation, message)
         sender = self.senders.get(conversation["channel"])
@@ -555,7 +570,7 @@ class Runtime:
 
     async def apply_status(
         self, provider_message_id: str, status: str, error_code: str | None, error: str | None
-    ) -> RowMapping | None:
+    ) -> Row | None:
         """A delivery status callback: move the status forward; a failure reaches the flow.
 
         A callback can overtake the provider's answer to the send that it is about (Twilio sends
@@ -579,7 +594,7 @@ class Runtime:
             await self._notify(conversation, message)
         return message
 
-    async def _notify(self, conversation: RowMapping, message: RowMapping) -> None:
+    async def _notify(self, conversation: Row, message: Row) -> None:
         for listener in self.message_listeners:
             try:
                 await listener(conversation, message)
@@ -588,7 +603,7 @@ class Runtime:
 
     async def send_agent_message(
         self, conversation_id: str, agent_id: str, parts: tuple[Any, ...]
-    ) -> RowMapping | None:
+    ) -> Row | None:
         """Store an agent's reply and deliver it on the customer's channel; returns the stored
         message with its delivery outcome (None when the conversation does not exist)."""
         conversation = await self.store.conversation(conversation_id)

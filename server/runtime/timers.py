@@ -13,9 +13,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.engine import RowMapping
-
 from server.store import Store
+from server.store.ops import Row
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ RETRY_AFTER = 5.0  # a timer whose step failed is retried, but not in a tight lo
 
 
 class TimerScheduler:
-    def __init__(self, store: Store, fire: Callable[[RowMapping], Awaitable[None]]) -> None:
+    def __init__(self, store: Store, fire: Callable[[Row], Awaitable[None]]) -> None:
         self._store = store
         self._fire = fire
         self._wake = asyncio.Event()
@@ -32,6 +31,7 @@ class TimerScheduler:
         self._firing: set[asyncio.Task[None]] = set()  # strong references until they finish
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._next_scan = 0.0  # wall-clock time of the next scan
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="timers")
@@ -42,17 +42,23 @@ class TimerScheduler:
         if self._task is not None:
             await self._task
 
-    def wake(self) -> None:
-        self._wake.set()
+    def added(self, due_at: float) -> None:
+        """A timer was stored: scan early only if it falls due before the next scan anyway
+        (most timers are minutes away, and a scan costs two reads)."""
+        if due_at < self._next_scan:
+            self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the scan: a timer added while it runs wakes the next one at once.
+            self._wake.clear()
+            self._next_scan = 0.0
             try:
                 delay = await self._fire_due()
             except Exception:
                 log.exception("timer scan failed")
                 delay = MAX_SLEEP
-            self._wake.clear()
+            self._next_scan = time.time() + delay
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
@@ -69,7 +75,7 @@ class TimerScheduler:
             return MAX_SLEEP
         return min(max(next_due - time.time(), 0.01), MAX_SLEEP)
 
-    async def _fire_one(self, row: RowMapping) -> None:
+    async def _fire_one(self, row: Row) -> None:
         try:
             await self._fire(row)
         except Exception:

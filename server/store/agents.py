@@ -23,9 +23,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.store.ops import Row
 from server.store.schema import ID, metadata
 
 agents = Table(
@@ -150,12 +150,12 @@ async def cancel_timer(conn: AsyncConnection, timer_id: str) -> None:
     await conn.execute(delete(routing_timers).where(routing_timers.c.id == timer_id))
 
 
-async def agent_by(conn: AsyncConnection, column: str, value: str) -> RowMapping | None:
+async def agent_by(conn: AsyncConnection, column: str, value: str) -> Row | None:
     row = (await conn.execute(select(agents).where(agents.c[column] == value))).first()
     return row._mapping if row is not None else None
 
 
-def agent_json(row: RowMapping) -> dict[str, Any]:
+def agent_json(row: Row) -> dict[str, Any]:
     """An agent as the API shows it: never the password or token hash."""
     return {
         "id": row["id"],

@@ -24,10 +24,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.model import Identity, new_id
+from server.store.ops import Row
 from server.store.schema import ID, contacts, conversations, events, identities, messages, metadata
 from server.store.store import Store
 from server.store.writes import open_conversation, record_event
@@ -206,7 +206,7 @@ async def mark_read(store: Store, session_id: str, seq: int) -> bool:
     return await store.write(op)
 
 
-async def unread_outbound(store: Store, conversation_id: str, up_to_seq: int) -> list[RowMapping]:
+async def unread_outbound(store: Store, conversation_id: str, up_to_seq: int) -> list[Row]:
     return await _all(
         store,
         select(messages).where(
@@ -232,7 +232,7 @@ async def push_tokens(store: Store, app_id: str, user_id: str) -> list[str]:
 
 async def history(
     store: Store, conversation_id: str, *, before: int | None, limit: int
-) -> list[RowMapping]:
+) -> list[Row]:
     """Up to ``limit`` messages before ``before`` (newest page when None), oldest first."""
     query = select(messages).where(messages.c.conversation_id == conversation_id)
     if before is not None:
@@ -263,7 +263,7 @@ async def record_app_event(
 
 async def contact_events(
     store: Store, contact_id: str, *, type: str | None, limit: int
-) -> list[RowMapping]:
+) -> list[Row]:
     query = select(events).where(events.c.contact_id == contact_id)
     if type:
         query = query.where(events.c.type == type)
@@ -296,11 +296,11 @@ async def add_upload(
     await store.write(op)
 
 
-async def upload(store: Store, upload_id: str) -> RowMapping | None:
+async def upload(store: Store, upload_id: str) -> Row | None:
     rows = await _all(store, select(app_uploads).where(app_uploads.c.id == upload_id))
     return rows[0] if rows else None
 
 
-async def _all(store: Store, query: Any) -> list[RowMapping]:
+async def _all(store: Store, query: Any) -> list[Row]:
     async with store.engine.connect() as conn:
         return [row._mapping for row in (await conn.execute(query)).all()]

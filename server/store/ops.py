@@ -9,11 +9,11 @@ Statements are few on purpose: rows come back with RETURNING instead of a second
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.engine import RowMapping
 
 from server.engine.execution import ACTIVE, Execution, StepLog
 from server.model import (
@@ -25,6 +25,9 @@ from server.model import (
     part_to_dict,
     text_of,
 )
+from server.pickling import pickled_by_constructor
+from server.store import hot
+from server.store.hot import HotStatement
 from server.store.schema import (
     contacts,
     conversations,
@@ -36,27 +39,34 @@ from server.store.schema import (
     timers,
 )
 
-Row = RowMapping
+# A stored row: SQLAlchemy's RowMapping, or a plain dict when it comes from the writer process.
+Row = Mapping[Any, Any]
 
-# The hot path's statements are built once with bound parameters: building a statement with
-# literal values for every call costs more (bind objects, cache keys) than running it.
-_IDENTITY_OWNER = select(identities.c.contact_id).where(
-    identities.c.kind == bindparam("b_kind"), identities.c.value == bindparam("b_value")
+# The hot path's statements are built once with bound parameters (building a statement with
+# literal values for every call costs more than running it) and run through ``hot``.
+_IDENTITY_OWNER = HotStatement(
+    select(identities.c.contact_id).where(
+        identities.c.kind == bindparam("b_kind"), identities.c.value == bindparam("b_value")
+    )
 )
-_MESSAGE_BY_KEY = select(messages).where(messages.c.idempotency_key == bindparam("b_key"))
-_CONVERSATION_BY_ID = select(conversations).where(conversations.c.id == bindparam("b_id"))
-_CONVERSATION_BY_OPEN_KEY = select(conversations).where(
-    conversations.c.open_key == bindparam("b_key")
+_MESSAGE_BY_KEY = HotStatement(
+    select(messages).where(messages.c.idempotency_key == bindparam("b_key"))
 )
-_INSERT_CONVERSATION = insert(conversations).returning(*conversations.c)
-_INSERT_MESSAGE = insert(messages).returning(*messages.c)
-_TAKE_SEQ = (
+_CONVERSATION_BY_ID = HotStatement(
+    select(conversations).where(conversations.c.id == bindparam("b_id"))
+)
+_CONVERSATION_BY_OPEN_KEY = HotStatement(
+    select(conversations).where(conversations.c.open_key == bindparam("b_key"))
+)
+_INSERT_CONVERSATION = HotStatement(insert(conversations).returning(*conversations.c))
+_INSERT_MESSAGE = HotStatement(insert(messages).returning(*messages.c))
+_TAKE_SEQ = HotStatement(
     update(conversations)
     .where(conversations.c.id == bindparam("b_id"))
     .values(next_seq=conversations.c.next_seq + 1, updated_at=bindparam("b_now"))
     .returning(*conversations.c)
 )
-_TAKE_SEQ_INBOUND = (
+_TAKE_SEQ_INBOUND = HotStatement(
     update(conversations)
     .where(conversations.c.id == bindparam("b_id"))
     .values(
@@ -68,7 +78,7 @@ _TAKE_SEQ_INBOUND = (
 )
 # The open conversation's next seq, found by its open key: one statement for the common case of
 # a message on a conversation that is already open.
-_TAKE_SEQ_INBOUND_BY_OPEN_KEY = (
+_TAKE_SEQ_INBOUND_BY_OPEN_KEY = HotStatement(
     update(conversations)
     .where(conversations.c.open_key == bindparam("b_key"))
     .values(
@@ -78,7 +88,7 @@ _TAKE_SEQ_INBOUND_BY_OPEN_KEY = (
     )
     .returning(*conversations.c)
 )
-_UPDATE_EXECUTION = (
+_UPDATE_EXECUTION = HotStatement(
     update(executions)
     .where(executions.c.id == bindparam("b_id"), executions.c.revision == bindparam("b_revision"))
     .values(
@@ -91,19 +101,19 @@ _UPDATE_EXECUTION = (
         active_key=bindparam("active_key"),
     )
 )
-_MARK_HANDLED = (
-    update(messages)
-    .where(messages.c.id.in_(bindparam("b_ids", expanding=True)))
-    .values(handled=True)
+_MARK_HANDLED = HotStatement(
+    update(messages).where(messages.c.id == bindparam("b_id")).values(handled=True)
 )
-_DELETE_TIMERS = delete(timers).where(timers.c.id.in_(bindparam("b_ids", expanding=True)))
-_DELETE_EXECUTION_TIMERS = delete(timers).where(timers.c.execution_id == bindparam("b_execution"))
-_INSERT_CONTACT = insert(contacts)
-_INSERT_IDENTITY = insert(identities)
-_INSERT_EVENT = insert(events)
-_INSERT_EXECUTION = insert(executions)
-_INSERT_STEP = insert(execution_steps)
-_INSERT_TIMER = insert(timers)
+_DELETE_TIMER = HotStatement(delete(timers).where(timers.c.id == bindparam("b_id")))
+_DELETE_EXECUTION_TIMERS = HotStatement(
+    delete(timers).where(timers.c.execution_id == bindparam("b_execution"))
+)
+_INSERT_CONTACT = HotStatement(insert(contacts))
+_INSERT_IDENTITY = HotStatement(insert(identities))
+_INSERT_EVENT = HotStatement(insert(events))
+_INSERT_EXECUTION = HotStatement(insert(executions))
+_INSERT_STEP = HotStatement(insert(execution_steps))
+_INSERT_TIMER = HotStatement(insert(timers))
 
 
 class StaleExecution(Exception):
@@ -111,10 +121,14 @@ class StaleExecution(Exception):
     nothing of the step is stored; read the execution again and step that."""
 
     def __init__(self, execution_id: str) -> None:
-        super().__init__(f"execution {execution_id} changed since it was read")
+        super().__init__(execution_id)  # the only argument, so the error pickles and unpickles
         self.execution_id = execution_id
 
+    def __str__(self) -> str:
+        return f"execution {self.execution_id} changed since it was read"
 
+
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class Ingested:
     conversation: Row
@@ -123,6 +137,7 @@ class Ingested:
     new_conversation: bool
 
 
+@pickled_by_constructor
 @dataclass(slots=True)
 class OutboundDraft:
     """An outbound message to store (the outbox) before any provider sees it."""
@@ -137,6 +152,7 @@ class OutboundDraft:
     id: str = field(default_factory=lambda: new_id("MS"))
 
 
+@pickled_by_constructor
 @dataclass(slots=True)
 class StepWrite:
     """Everything one engine step changes, committed together so a crash loses none of it."""
@@ -164,15 +180,16 @@ def find_or_create_contact(
     contact_id: str | None = None
     known: set[tuple[str, str]] = set()
     for identity in found_by:
-        owner = conn.execute(
-            _IDENTITY_OWNER, {"b_kind": identity.kind, "b_value": identity.value}
-        ).scalar()
+        owner = hot.scalar(
+            conn, _IDENTITY_OWNER, {"b_kind": identity.kind, "b_value": identity.value}
+        )
         if owner is not None:
             known.add((identity.kind, identity.value))
             contact_id = contact_id or owner
     if contact_id is None:
         contact_id = new_id("CT")
-        conn.execute(
+        hot.execute(
+            conn,
             _INSERT_CONTACT,
             {
                 "id": contact_id,
@@ -190,7 +207,8 @@ def find_or_create_contact(
         )
     missing = [i for i in found_by if (i.kind, i.value) not in known]
     if missing:
-        conn.execute(
+        hot.execute_many(
+            conn,
             _INSERT_IDENTITY,
             [
                 {
@@ -218,10 +236,11 @@ def open_conversation(
 ) -> tuple[Row, bool]:
     """The customer's open conversation on this channel account, made if there is none."""
     key = open_key(channel, account, address)
-    row = conn.execute(_CONVERSATION_BY_OPEN_KEY, {"b_key": key}).first()
+    row = hot.first(conn, _CONVERSATION_BY_OPEN_KEY, {"b_key": key})
     if row is not None:
-        return row._mapping, False
-    created = conn.execute(
+        return row, False
+    created = hot.first(
+        conn,
         _INSERT_CONVERSATION,
         {
             "id": new_id("CV"),
@@ -241,8 +260,9 @@ def open_conversation(
             "closed_at": None,
             "open_key": key,
         },
-    ).one()
-    return created._mapping, True
+    )
+    assert created is not None  # INSERT ... RETURNING gives the row it made
+    return created, True
 
 
 def open_for_address(
@@ -272,23 +292,23 @@ def take_seq(conn: Connection, conversation_id: str, now: float, inbound: bool =
     For an inbound message ``last_inbound_at`` moves too (service windows count from it).
     """
     statement = _TAKE_SEQ_INBOUND if inbound else _TAKE_SEQ
-    return conn.execute(statement, {"b_id": conversation_id, "b_now": now}).one()._mapping
+    return hot.one(conn, statement, {"b_id": conversation_id, "b_now": now})
 
 
 def ingest_inbound(conn: Connection, env: InboundEnvelope, now: float) -> Ingested:
     """Store one inbound message (once per idempotency key) on the customer's open conversation."""
     key = f"{env.channel}:{env.idempotency_key}" if env.idempotency_key else None
     if key is not None:
-        existing = conn.execute(_MESSAGE_BY_KEY, {"b_key": key}).first()
+        existing = hot.first(conn, _MESSAGE_BY_KEY, {"b_key": key})
         if existing is not None:
-            owner = conn.execute(_CONVERSATION_BY_ID, {"b_id": existing.conversation_id}).one()
-            return Ingested(owner._mapping, existing._mapping, True, False)
+            owner = hot.one(conn, _CONVERSATION_BY_ID, {"b_id": existing["conversation_id"]})
+            return Ingested(owner, existing, True, False)
     contact_id = find_or_create_contact(conn, env.identities, env.profile_name, now)
     key_of_open = open_key(env.channel, env.channel_account, env.customer_address)
-    row = conn.execute(_TAKE_SEQ_INBOUND_BY_OPEN_KEY, {"b_key": key_of_open, "b_now": now}).first()
+    row = hot.first(conn, _TAKE_SEQ_INBOUND_BY_OPEN_KEY, {"b_key": key_of_open, "b_now": now})
     created = False
     if row is not None:
-        fresh = row._mapping
+        fresh = row
     else:
         conv, created = open_conversation(
             conn,
@@ -319,7 +339,7 @@ def ingest_inbound(conn: Connection, env: InboundEnvelope, now: float) -> Ingest
         "updated_at": now,
         "raw": env.raw,
     }
-    message = conn.execute(_INSERT_MESSAGE, values).one()
+    message = hot.one(conn, _INSERT_MESSAGE, values)
     record_event(
         conn,
         contact_id=contact_id,
@@ -329,7 +349,7 @@ def ingest_inbound(conn: Connection, env: InboundEnvelope, now: float) -> Ingest
         time=now,
         properties={"message_id": values["id"], "text": values["text"][:500]},
     )
-    return Ingested(fresh, message._mapping, False, created)
+    return Ingested(fresh, message, False, created)
 
 
 def record_event(
@@ -344,7 +364,8 @@ def record_event(
     session: str | None = None,
 ) -> str:
     event_id = new_id("EV")
-    conn.execute(
+    hot.execute(
+        conn,
         _INSERT_EVENT,
         {
             "id": event_id,
@@ -382,7 +403,7 @@ def insert_outbound(conn: Connection, draft: OutboundDraft, now: float) -> Row:
         "updated_at": now,
         "raw": None,
     }
-    return conn.execute(_INSERT_MESSAGE, values).one()._mapping
+    return hot.one(conn, _INSERT_MESSAGE, values)
 
 
 def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
@@ -407,7 +428,8 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
         "active_key": ex.conversation_id if active and ex.parent_id is None else None,
     }
     if write.created:
-        conn.execute(
+        hot.execute(
+            conn,
             _INSERT_EXECUTION,
             {
                 "id": ex.id,
@@ -421,14 +443,13 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
             },
         )
     elif (
-        conn.execute(
-            _UPDATE_EXECUTION, {"b_id": ex.id, "b_revision": ex.revision, **values}
-        ).rowcount
+        hot.execute(conn, _UPDATE_EXECUTION, {"b_id": ex.id, "b_revision": ex.revision, **values})
         != 1
     ):
         raise StaleExecution(ex.id)
     if write.steps:
-        conn.execute(
+        hot.execute_many(
+            conn,
             _INSERT_STEP,
             [
                 {
@@ -444,9 +465,10 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
             ],
         )
     if write.timers_cancelled:
-        conn.execute(_DELETE_TIMERS, {"b_ids": write.timers_cancelled})
+        hot.execute_many(conn, _DELETE_TIMER, [{"b_id": t} for t in write.timers_cancelled])
     if write.timers_started:
-        conn.execute(
+        hot.execute_many(
+            conn,
             _INSERT_TIMER,
             [
                 {
@@ -460,9 +482,9 @@ def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:
             ],
         )
     if not active:
-        conn.execute(_DELETE_EXECUTION_TIMERS, {"b_execution": ex.id})
+        hot.execute(conn, _DELETE_EXECUTION_TIMERS, {"b_execution": ex.id})
     if write.handled_message_ids:
-        conn.execute(_MARK_HANDLED, {"b_ids": write.handled_message_ids})
+        hot.execute_many(conn, _MARK_HANDLED, [{"b_id": m} for m in write.handled_message_ids])
     for message_id, message_values in write.message_updates:
         mark_sent(conn, message_id, message_values)
     if ex.conversation_id and write.conversation_attributes:
@@ -514,27 +536,27 @@ def sent_values(
     return values
 
 
-_MARK_SENT: dict[tuple[str, ...], Any] = {}
+_MARK_SENT: dict[tuple[str, ...], HotStatement] = {}
 
 
 def mark_sent(conn: Connection, message_id: str, values: dict[str, Any]) -> None:
     columns = tuple(sorted(values))
     statement = _MARK_SENT.get(columns)
     if statement is None:  # a handful of column sets exist: build each statement once
-        statement = _MARK_SENT[columns] = (
+        statement = _MARK_SENT[columns] = HotStatement(
             update(messages)
             .where(messages.c.id == bindparam("b_id"))
             .values({name: bindparam(name) for name in columns})
         )
-    conn.execute(statement, {"b_id": message_id, **values})
+    hot.execute(conn, statement, {"b_id": message_id, **values})
 
 
 def mark_handled(conn: Connection, message_id: str) -> None:
-    conn.execute(_MARK_HANDLED, {"b_ids": [message_id]})
+    hot.execute(conn, _MARK_HANDLED, {"b_id": message_id})
 
 
 def delete_timer(conn: Connection, timer_id: str) -> None:
-    conn.execute(_DELETE_TIMERS, {"b_ids": [timer_id]})
+    hot.execute(conn, _DELETE_TIMER, {"b_id": timer_id})
 
 
 def apply_status(

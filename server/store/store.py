@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, func, insert, select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.engine.execution import ACTIVE, Execution
@@ -17,11 +17,11 @@ from server.store import sync_reader as reads
 from server.store.database import (
     create_engine,
     create_sqlite_reader_engine,
-    create_sqlite_writer_engine,
     is_sqlite,
 )
 from server.store.group_commit import GroupCommitter
 from server.store.migrate import upgrade
+from server.store.ops import Row
 from server.store.schema import (
     contacts,
     conversations,
@@ -74,14 +74,14 @@ class Store:
         engine = create_engine(url)
         writer = reader = None
         if is_sqlite(engine):
-            writer = SyncWriter(create_sqlite_writer_engine(url))
+            writer = SyncWriter(url)
             reader = SyncReader(create_sqlite_reader_engine(url, READER_THREADS), READER_THREADS)
         store = cls(engine, writer, reader)
         if migrate:
             await upgrade(store.engine)
         store.committer.start()
         if writer is not None:
-            writer.start()
+            await writer.open()
         return store
 
     async def close(self) -> None:
@@ -110,34 +110,34 @@ class Store:
         async with self.engine.connect() as conn:
             return await conn.run_sync(query)
 
-    async def _one(self, statement: Any) -> RowMapping | None:
-        result: RowMapping | None = await self.read(reads.first(statement))
+    async def _one(self, statement: Any) -> Row | None:
+        result: Row | None = await self.read(reads.first(statement))
         return result
 
     async def _scalar(self, statement: Any) -> Any:
         return await self.read(reads.scalar(statement))
 
-    async def _all(self, statement: Any) -> list[RowMapping]:
-        result: list[RowMapping] = await self.read(reads.every(statement))
+    async def _all(self, statement: Any) -> list[Row]:
+        result: list[Row] = await self.read(reads.every(statement))
         return result
 
     # --- messages and conversations -------------------------------------------------------
 
     async def ingest(self, envelope: InboundEnvelope) -> ops.Ingested:
         now = time.time()
-        return await self.write_sync(lambda conn: ops.ingest_inbound(conn, envelope, now))
+        return await self.write_sync(partial(ops.ingest_inbound, env=envelope, now=now))
 
     async def write_step(self, step: ops.StepWrite) -> list[ops.Row]:
         now = time.time()
-        return await self.write_sync(lambda conn: ops.write_step(conn, step, now))
+        return await self.write_sync(partial(ops.write_step, write=step, now=now))
 
     async def add_outbound(self, draft: ops.OutboundDraft) -> ops.Row:
         now = time.time()
-        return await self.write_sync(lambda conn: ops.insert_outbound(conn, draft, now))
+        return await self.write_sync(partial(ops.insert_outbound, draft=draft, now=now))
 
     async def mark_sent(self, message_id: str, values: dict[str, Any]) -> None:
         """Store a provider's answer to a send (see ``ops.sent_values``)."""
-        await self.write_sync(lambda conn: ops.mark_sent(conn, message_id, values))
+        await self.write_sync(partial(ops.mark_sent, message_id=message_id, values=values))
 
     async def apply_status(
         self, provider_message_id: str, status: str, error_code: str | None, error: str | None
@@ -145,21 +145,28 @@ class Store:
         """Move a message's delivery status forward; returns (message, whether it changed)."""
         now = time.time()
         return await self.write_sync(
-            lambda conn: ops.apply_status(conn, provider_message_id, status, error_code, error, now)
+            partial(
+                ops.apply_status,
+                provider_message_id=provider_message_id,
+                status=status,
+                error_code=error_code,
+                error=error,
+                now=now,
+            )
         )
 
-    async def conversation(self, conversation_id: str) -> RowMapping | None:
+    async def conversation(self, conversation_id: str) -> Row | None:
         return await self._one(select(conversations).where(conversations.c.id == conversation_id))
 
-    async def contact(self, contact_id: str) -> RowMapping | None:
+    async def contact(self, contact_id: str) -> Row | None:
         return await self._one(select(contacts).where(contacts.c.id == contact_id))
 
-    async def contact_identities(self, contact_id: str) -> list[RowMapping]:
+    async def contact_identities(self, contact_id: str) -> list[Row]:
         return await self._all(select(identities).where(identities.c.contact_id == contact_id))
 
     async def list_conversations(
         self, *, limit: int, offset: int, status: str | None = None
-    ) -> tuple[list[RowMapping], int]:
+    ) -> tuple[list[Row], int]:
         query = select(conversations)
         count = select(func.count()).select_from(conversations)
         if status:
@@ -172,7 +179,7 @@ class Store:
 
     async def messages(
         self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
-    ) -> list[RowMapping]:
+    ) -> list[Row]:
         return await self._all(
             select(messages)
             .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
@@ -180,13 +187,13 @@ class Store:
             .limit(limit)
         )
 
-    async def message(self, message_id: str) -> RowMapping | None:
+    async def message(self, message_id: str) -> Row | None:
         return await self._one(select(messages).where(messages.c.id == message_id))
 
     async def mark_handled(self, message_id: str) -> None:
-        await self.write_sync(lambda conn: ops.mark_handled(conn, message_id))
+        await self.write_sync(partial(ops.mark_handled, message_id=message_id))
 
-    async def unhandled_inbound(self, limit: int = 10_000) -> list[RowMapping]:
+    async def unhandled_inbound(self, limit: int = 10_000) -> list[Row]:
         return await self._all(
             select(messages.c.id, messages.c.conversation_id)
             .where(messages.c.handled.is_(False))
@@ -194,7 +201,7 @@ class Store:
             .limit(limit)
         )
 
-    async def unsent_outbound(self, limit: int = 10_000) -> list[RowMapping]:
+    async def unsent_outbound(self, limit: int = 10_000) -> list[Row]:
         """Outbox rows stored but never handed to a provider (the process died in between)."""
         return await self._all(
             select(messages)
@@ -203,7 +210,7 @@ class Store:
             .limit(limit)
         )
 
-    async def message_by_request(self, request_id: str) -> RowMapping | None:
+    async def message_by_request(self, request_id: str) -> Row | None:
         return await self._one(select(messages).where(messages.c.request_id == request_id))
 
     # --- executions and timers ------------------------------------------------------------
@@ -218,11 +225,11 @@ class Store:
 
     async def open_for_address(
         self, *, channel: str, account: str, address: str, identities: tuple[Identity, ...]
-    ) -> RowMapping:
+    ) -> Row:
         now = time.time()
         return await self.write_sync(
-            lambda conn: ops.open_for_address(
-                conn,
+            partial(
+                ops.open_for_address,
                 channel=channel,
                 account=account,
                 address=address,
@@ -231,17 +238,17 @@ class Store:
             )
         )
 
-    async def execution_row(self, execution_id: str) -> RowMapping | None:
+    async def execution_row(self, execution_id: str) -> Row | None:
         return await self._one(select(executions).where(executions.c.id == execution_id))
 
-    async def execution_steps(self, execution_id: str) -> list[RowMapping]:
+    async def execution_steps(self, execution_id: str) -> list[Row]:
         return await self._all(
             select(execution_steps)
             .where(execution_steps.c.execution_id == execution_id)
             .order_by(execution_steps.c.id)
         )
 
-    async def conversation_executions(self, conversation_id: str) -> list[RowMapping]:
+    async def conversation_executions(self, conversation_id: str) -> list[Row]:
         return await self._all(
             select(
                 executions.c.id,
@@ -256,13 +263,13 @@ class Store:
             .order_by(executions.c.created_at)
         )
 
-    async def due_timers(self, now: float, limit: int = 500) -> list[RowMapping]:
+    async def due_timers(self, now: float, limit: int = 500) -> list[Row]:
         return await self._all(
             select(timers).where(timers.c.due_at <= now).order_by(timers.c.due_at).limit(limit)
         )
 
     async def delete_timer(self, timer_id: str) -> None:
-        await self.write_sync(lambda conn: ops.delete_timer(conn, timer_id))
+        await self.write_sync(partial(ops.delete_timer, timer_id=timer_id))
 
     async def next_timer_due(self) -> float | None:
         due = await self._scalar(select(func.min(timers.c.due_at)))
@@ -301,10 +308,10 @@ class Store:
 
         return await self.write(op)
 
-    async def latest_flow(self, sid: str) -> RowMapping | None:
+    async def latest_flow(self, sid: str) -> Row | None:
         return await self._one(
             select(flows).where(flows.c.sid == sid).order_by(flows.c.version.desc()).limit(1)
         )
 
-    async def flow_version(self, sid: str, version: int) -> RowMapping | None:
+    async def flow_version(self, sid: str, version: int) -> Row | None:
         return await self._one(select(flows).where(flows.c.sid == sid, flows.c.version == version))

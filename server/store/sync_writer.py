@@ -1,9 +1,11 @@
-"""Group commit for SQLite on a thread of its own: one hop per batch, not one per statement.
+"""Group commit for SQLite: a whole batch of operations per transaction, in the writer process.
 
 Through aiosqlite every statement crosses from the event loop to a driver thread and back; a
-request that writes six rows pays six round trips. Here a dedicated thread owns a synchronous
-connection and runs a whole batch of operations (plain functions of a connection) in one
-transaction, so a batch costs one hop however many statements it holds. Batching, isolation of a
+request that writes six rows pays six round trips. Here operations (plain functions of a
+connection, pickled) queue up while the previous batch commits; the next batch goes to the
+SQLite writer process (``writer_process``) as one message and runs in one transaction there, so
+a batch costs one round trip however many statements it holds, and the statements' Python work
+runs beside the event loop instead of under its interpreter lock. Batching, isolation of a
 failing operation and durability before acknowledgement work as in ``GroupCommitter``.
 """
 
@@ -12,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from server.store.batching import BatchQueue
+from server.store.writer_process import WriterProcess
 
 T = TypeVar("T")
 SyncOperation = Callable[[Connection], Any]
@@ -44,31 +46,48 @@ def run_batch(engine: Engine, operations: list[SyncOperation]) -> list[Outcome]:
     return outcomes
 
 
+# Batches the writer process holds at once: one committing, the next ones waiting behind it
+# (measured: 3 beats 2 by about 10% on the SMS benchmark; 4 gains nothing more).
+IN_FLIGHT = 3
+
+
 class SyncWriter(BatchQueue[SyncOperation]):
     name = "sqlite-writer"
 
-    def __init__(self, engine: Engine, max_batch: int = 1000) -> None:
+    def __init__(self, url: str, max_batch: int = 1000) -> None:
         super().__init__(max_batch)
-        self._engine = engine
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._process = WriterProcess(url)
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def open(self) -> None:
+        await self._process.start()
+        self.start()
 
     async def close(self) -> None:
         await super().close()
-        self._thread.shutdown(wait=True)
-        self._engine.dispose()
+        await self._process.close()
 
     async def run(self, operation: Callable[[Connection], T]) -> T:
         result: T = await self.submit(operation)
         return result
 
     async def _commit(self, batch: list[tuple[SyncOperation, asyncio.Future[Any]]]) -> None:
-        loop = asyncio.get_running_loop()
-        operations = [operation for operation, _ in batch]
-        try:
-            outcomes = await loop.run_in_executor(self._thread, run_batch, self._engine, operations)
-        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            log.exception("SQLite batch of %d operations failed", len(batch))
-            outcomes = [(False, exc)] * len(batch)
+        # Returns once the batch is sent: the callers' futures resolve when it is committed.
+        await self._slots.acquire()
+        done = self._process.submit([operation for operation, _ in batch])
+        done.add_done_callback(lambda outcome: self._settle(batch, outcome))
+
+    def _settle(
+        self,
+        batch: list[tuple[SyncOperation, asyncio.Future[Any]]],
+        done: asyncio.Future[list[Outcome]],
+    ) -> None:
+        self._slots.release()
+        if done.exception() is not None:  # the commit itself failed: nothing of it is stored
+            log.error("SQLite batch of %d operations failed: %r", len(batch), done.exception())
+            outcomes: list[Outcome] = [(False, done.exception())] * len(batch)
+        else:
+            outcomes = done.result()
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue

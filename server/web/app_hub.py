@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import RowMapping
 from starlette.websockets import WebSocket
 
 from channels.app import frames
@@ -20,6 +19,7 @@ from channels.base import SendOutcome
 from server.model import Conversation, Message
 from server.runtime.rows import message_json
 from server.store import Store
+from server.store.ops import Row
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class AppHub:
             except Exception:  # a socket that died mid-send; its own handler cleans up
                 self.leave(key, socket)
 
-    async def on_message(self, conversation: RowMapping, message: RowMapping) -> None:
+    async def on_message(self, conversation: Row, message: Row) -> None:
         if conversation["channel"] != CHANNEL:
             return
         key = user_key(conversation["channel_account"], conversation["customer_address"])

@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server.areas import Services
 from server.config import Settings
-from server.web.webchat import WebchatHub, WebchatSender, webchat_endpoint
+from server.web.webchat import SOCKET_PATH, WebchatHub, WebchatRoute, WebchatSender
 from server.web.webchat_admin import webchat_visitor
 from server.web.webchat_assets import widget_config, widget_script
 from server.web.webchat_config import load_config
@@ -20,7 +20,8 @@ from server.web.webchat_uploads import (
 
 def routes(settings: Settings) -> list[BaseRoute]:
     return [
-        WebSocketRoute("/channels/webchat/ws", webchat_endpoint),
+        # ``threadline serve`` answers this path ahead of the router (webchat.WebchatFirst).
+        WebSocketRoute(SOCKET_PATH, WebchatRoute()),
         Route("/channels/webchat/uploads", upload_endpoint, methods=["POST"]),
         Route("/channels/webchat/uploads", upload_preflight, methods=["OPTIONS"]),
         Route("/webchat/uploads/{upload_id}", serve_upload, methods=["GET", "HEAD"]),

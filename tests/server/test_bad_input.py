@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.server.conftest import ChatClient, ServerProcess
+from tests.server.conftest import ADMIN_TOKEN, ChatClient, ServerProcess
 
 
 async def test_malformed_frames_get_errors_and_the_chat_goes_on(server: ServerProcess) -> None:
@@ -86,6 +87,21 @@ async def test_unknown_token_is_reported_and_a_new_session_issued(server: Server
 def test_oversized_http_body_is_refused(server: ServerProcess) -> None:
     response = httpx.post(
         server.base + "/api/v1/conversations", content=b"z" * (2 * 1024 * 1024), timeout=10
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+def test_oversized_chunked_body_is_refused_while_it_streams(server: ServerProcess) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the bound is counted as it arrives
+        for _ in range(32):
+            yield b"z" * 65_536
+
+    response = httpx.post(
+        server.base + "/api/v1/flows/greeting/executions",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+        timeout=10,
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"

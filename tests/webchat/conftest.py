@@ -90,6 +90,7 @@ WEBCHAT_CONFIG = {
     },
     "signed": {"identity_secret": SECRET},
     "slow": {"flow": "slow"},
+    "walled": {"allowed_origins": ["https://shop.example"]},
 }
 
 

@@ -288,6 +288,50 @@ async def test_proactive_greeting_and_read_receipts(webchat_server: ServerProces
     await again.close()
 
 
+async def test_origin_is_checked_on_the_handshake(webchat_server: ServerProcess) -> None:
+    url = webchat_server.ws_url + "?channel=walled"
+    async with websockets.connect(url, origin="https://elsewhere.example") as refused:
+        frame = json.loads(await refused.recv())
+        assert frame["type"] == "error" and frame["code"] == "origin_not_allowed"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await refused.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    async with websockets.connect(url, origin="https://shop.example") as allowed:
+        assert json.loads(await allowed.recv())["type"] == "session"
+
+
+async def test_a_binary_frame_gets_an_error_and_the_chat_goes_on(
+    webchat_server: ServerProcess,
+) -> None:
+    chat = await connect(webchat_server)
+    await chat.ws.send(json.dumps({"type": "ping"}).encode())  # the right JSON, as bytes
+    error = await chat.frame("error")
+    assert error["code"] == "bad_frame"
+    await chat.say("hello")
+    assert (await chat.bot())["seq"] == 2
+    await chat.close()
+
+
+async def test_a_tab_opening_while_messages_arrive_sees_each_once_in_order(
+    webchat_server: ServerProcess,
+) -> None:
+    """Messages stored while a socket replays come either replayed or pushed, never both."""
+    chat = await connect(webchat_server)
+    await chat.say("hello")
+    await chat.bot()
+    token = chat.session["token"]
+    for _ in range(5):
+        # The second tab's replay (from seq 0) races the messages this exchange stores.
+        await chat.say("billing")
+        tab = await connect(webchat_server, token=token, after=0)
+        reply = await chat.bot()
+        seqs = [m["seq"] for m in await no_more_messages(tab)]
+        assert seqs == list(range(1, len(seqs) + 1)), seqs  # no repeat, no gap, in order
+        assert seqs[-1] >= reply["seq"]
+        await tab.close()
+    await chat.close()
+
+
 async def test_widget_script_and_config_are_served(webchat_server: ServerProcess) -> None:
     script = httpx.get(webchat_server.base + "/webchat/widget.js")
     assert script.status_code == 200

@@ -1,0 +1,117 @@
+"""SQLite's writer process: batches commit in the child, results and errors come back intact,
+a failing operation fails alone, and the child never outlives its server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from server.engine import Execution
+from server.model import Identity, InboundEnvelope, TextPart
+from server.store import Store
+from server.store.database import sqlite_url
+from server.store.ops import StaleExecution, StepWrite
+from server.store.schema import messages
+from tests.server.conftest import ServerProcess
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(sqlite_url(tmp_path))
+    yield opened
+    await opened.close()
+
+
+def _envelope(phone: str, sid: str, text: str = "hello") -> InboundEnvelope:
+    return InboundEnvelope(
+        channel="sms",
+        channel_account="+15005550006",
+        customer_address=phone,
+        identities=(Identity("phone", phone),),
+        parts=(TextPart(text),),
+        idempotency_key=sid,
+        provider_message_id=sid,
+        fields={"Body": text},
+    )
+
+
+def _execution(conversation: Any, revision: int = 0) -> Execution:
+    return Execution(
+        id="FN" + "1" * 32,
+        flow_sid="FWtest",
+        flow_version=1,
+        conversation_id=conversation["id"],
+        contact_id=conversation["contact_id"],
+        started_at=time.time(),
+        state="wait",
+        revision=revision,
+    )
+
+
+async def test_rows_come_back_as_plain_mappings(store: Store) -> None:
+    ingested = await store.ingest(_envelope("+14155550100", "SM1"))
+    assert ingested.message["text"] == "hello"
+    assert ingested.conversation["next_seq"] == 2
+    assert ingested.message["parts"] == [{"kind": "text", "text": "hello"}]
+    again = await store.ingest(_envelope("+14155550100", "SM1"))
+    assert again.duplicate and again.message["id"] == ingested.message["id"]
+    stored = await store.message(ingested.message["id"])
+    assert stored is not None and stored["seq"] == 1
+
+
+async def test_a_stale_step_fails_alone_and_the_rest_of_its_batch_commits(store: Store) -> None:
+    conversation = (await store.ingest(_envelope("+14155550101", "SM2"))).conversation
+    await store.write_step(StepWrite(_execution(conversation), created=True))
+    await store.write_step(StepWrite(_execution(conversation, revision=1), created=False))
+
+    # One batch: two new messages and a step computed from the revision that is now stale.
+    results = await asyncio.gather(
+        store.ingest(_envelope("+14155550102", "SM3")),
+        store.write_step(StepWrite(_execution(conversation, revision=1), created=False)),
+        store.ingest(_envelope("+14155550103", "SM4")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], StaleExecution)
+    assert results[1].execution_id == "FN" + "1" * 32
+    assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
+    count = await store.read(
+        lambda conn: conn.execute(select(func.count()).select_from(messages)).scalar()
+    )
+    assert count == 3
+    stored = await store.execution("FN" + "1" * 32)
+    assert stored is not None and stored.revision == 2
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_the_writer_exits_with_its_server(tmp_path: Path) -> None:
+    flows = Path(__file__).resolve().parents[2] / "flows"
+    server = ServerProcess(tmp_path / "data", flows)
+    server.start()
+    assert server.proc is not None
+    writers = _children(server.proc.pid)
+    assert len(writers) == 1 and _alive(writers[0])
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait()
+    deadline = time.monotonic() + 10
+    while _alive(writers[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(writers[0])
