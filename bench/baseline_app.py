@@ -28,6 +28,7 @@ from twilio.request_validator import RequestValidator
 
 from server.store.database import create_engine
 from server.store.group_commit import GroupCommitter
+from server.web.ws_protocol import LeanWebSocketProtocol
 
 metadata = MetaData()
 inbound = Table(
@@ -101,4 +102,5 @@ if __name__ == "__main__":
         log_level="warning",
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,  # the same uvicorn settings as `threadline serve`
+        ws=LeanWebSocketProtocol,
     )

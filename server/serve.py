@@ -11,6 +11,7 @@ import uvicorn
 from server.app import create_app
 from server.config import Settings
 from server.web.webchat import MAX_FRAME_BYTES, WebchatFirst
+from server.web.ws_protocol import LeanWebSocketProtocol
 
 
 def run(
@@ -43,6 +44,7 @@ def run(
         # Chat frames are small: compressing them saves little, and each connection's zlib
         # state costs about 33 KiB, more than the rest of an idle session.
         ws_per_message_deflate=False,
+        ws=LeanWebSocketProtocol,  # uvicorn's sans-I/O protocol, with less kept per socket
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
