@@ -10,7 +10,8 @@ import uvicorn
 
 from server.app import create_app
 from server.config import Settings
-from server.web.webchat import MAX_FRAME_BYTES, WebchatFirst
+from server.web.front import FrontDoor
+from server.web.webchat import MAX_FRAME_BYTES
 from server.web.ws_protocol import LeanWebSocketProtocol
 
 
@@ -34,9 +35,9 @@ def run(
         log.info("admin token: from THREADLINE_ADMIN_TOKEN")
     log.info("web chat demo: http://%s:%d/", host, port)
     uvicorn.run(
-        # Web chat sockets go straight to their endpoint, not through Starlette's middleware
-        # and router: what every idle socket holds is the memory that bounds a process.
-        WebchatFirst(create_app(settings)),
+        # Web chat sockets and Twilio's webhooks go straight to their handlers, not through
+        # Starlette's middleware and router (see server.web.front).
+        FrontDoor(create_app(settings), settings.max_body_bytes),
         host=host,
         port=port,
         log_level="warning",

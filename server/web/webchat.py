@@ -8,7 +8,7 @@ only while frames are waiting), so replayed and live frames never interleave and
 replayed is not pushed again.
 
 The endpoint is a plain ASGI app, served ahead of Starlette's middleware and router
-(``WebchatFirst``): a process holds tens of thousands of idle sockets, and what an idle socket
+(``server.web.front``): a process holds tens of thousands of idle sockets, and what an idle socket
 keeps alive is every coroutine suspended under its ``receive`` plus the objects they reference.
 So an idle socket here is the server's own connection state, this endpoint's coroutine, the
 session and a small ``Subscriber``: no Starlette ``WebSocket``, no queue, no second task.
@@ -27,7 +27,6 @@ from typing import Any
 import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.types import Message as AsgiMessage
 from starlette.types import Receive, Scope, Send
@@ -272,25 +271,6 @@ async def remember_prechat(store: Store, conversation_id: str, values: dict[str,
         await conn.execute(update(conversations).where(where).values(context=context))
 
     await store.write(op)
-
-
-class WebchatFirst:
-    """ASGI app in front of the Starlette app: serves the web chat WebSocket itself.
-
-    Each middleware and routing layer is a coroutine frame (and closures) that stays suspended
-    under a WebSocket's ``receive`` for the socket's whole life; none of them does anything for
-    this endpoint (no body limit, no HTTP error pages), so the socket skips them.
-    """
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-        self.state = app.state  # filled in by the app's lifespan, before any socket opens
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == SOCKET_PATH:
-            await serve_socket(self.state, scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
 
 
 class WebchatRoute:

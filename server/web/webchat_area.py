@@ -20,7 +20,7 @@ from server.web.webchat_uploads import (
 
 def routes(settings: Settings) -> list[BaseRoute]:
     return [
-        # ``threadline serve`` answers this path ahead of the router (webchat.WebchatFirst).
+        # ``threadline serve`` answers this path ahead of the router (server.web.front).
         WebSocketRoute(SOCKET_PATH, WebchatRoute()),
         Route("/channels/webchat/uploads", upload_endpoint, methods=["POST"]),
         Route("/channels/webchat/uploads", upload_preflight, methods=["OPTIONS"]),

@@ -60,3 +60,11 @@ def test_public_url_rebuilds_what_twilio_called_behind_a_proxy() -> None:
 def test_status_callback_url_needs_a_public_base() -> None:
     assert status_callback_url(None) is None
     assert status_callback_url("https://x.example") == "https://x.example/channels/twilio/status"
+
+
+def test_a_signature_over_the_url_with_its_port_is_accepted_too() -> None:
+    # Twilio sometimes signs https://host:443/...; the server rebuilds the URL without the port.
+    with_port = "https://threadline.example.com:443/channels/twilio/inbound?tenant=acme"
+    assert verify_signature(TOKEN, URL, FORM, signed(with_port)) is True
+    other_port = "https://threadline.example.com:8443/channels/twilio/inbound?tenant=acme"
+    assert verify_signature(TOKEN, URL, FORM, signed(other_port)) is False
