@@ -74,6 +74,16 @@ class SyncWriter(BatchQueue[SyncOperation]):
     async def _commit(self, batch: list[tuple[SyncOperation, asyncio.Future[Any]]]) -> None:
         # Returns once the batch is sent: the callers' futures resolve when it is committed.
         await self._slots.acquire()
+        if not self._process.running:
+            try:
+                await self._process.restart()
+            except Exception as exc:
+                self._slots.release()
+                log.exception("the SQLite writer process cannot be started")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
         done = self._process.submit([operation for operation, _ in batch])
         done.add_done_callback(lambda outcome: self._settle(batch, outcome))
 

@@ -107,6 +107,16 @@ class WriterProcess:
             raise RuntimeError(f"the SQLite writer process answered {ready!r} on start")
         self._reading = asyncio.create_task(self._read_outcomes(reader), name="sqlite-outcomes")
 
+    @property
+    def running(self) -> bool:
+        return self._reading is not None and not self._reading.done()
+
+    async def restart(self) -> None:
+        """Start a new child after the last one stopped (it was killed, or it failed)."""
+        log.error("the SQLite writer process stopped; starting a new one")
+        await self._discard()
+        await self.start()
+
     def submit(self, operations: list[SyncOperation]) -> asyncio.Future[list[Outcome]]:
         """Send a batch; the future resolves once the child has committed it."""
         future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
@@ -126,9 +136,11 @@ class WriterProcess:
                 future = self._pending.popleft()
                 if not future.done():
                     future.set_result(pickle.loads(body))
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+        except Exception as exc:  # the child is gone, or what it sent cannot be read
             if self._pending:
                 log.critical("the SQLite writer process stopped with batches in flight: %r", exc)
+            # A batch in flight may or may not have committed: its callers get an error, as for
+            # a failed commit, and retry (webhooks are idempotent on the provider's message id).
             stopped = RuntimeError("the SQLite writer process stopped")
             while self._pending:
                 future = self._pending.popleft()
@@ -139,6 +151,10 @@ class WriterProcess:
         """Wait for the batches in flight, then let the child go."""
         if self._pending:
             await asyncio.wait(list(self._pending))
+        await self._discard()
+
+    async def _discard(self) -> None:
+        """Close our end (the child exits on it) and wait for the child, killing it if stuck."""
         if self._writer is not None:
             self._writer.close()
             with contextlib.suppress(OSError):

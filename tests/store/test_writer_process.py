@@ -90,6 +90,35 @@ async def test_a_stale_step_fails_alone_and_the_rest_of_its_batch_commits(store:
     assert stored is not None and stored.revision == 2
 
 
+async def test_a_killed_writer_is_replaced_and_nothing_committed_is_lost(store: Store) -> None:
+    first = await store.ingest(_envelope("+14155550104", "SM5"))
+    (writer,) = _writers()
+    os.kill(writer, signal.SIGKILL)
+    # A write racing the kill fails like a failed commit (its caller retries); the next one
+    # goes to a new writer process.
+    second = None
+    deadline = time.monotonic() + 20
+    while second is None and time.monotonic() < deadline:
+        try:
+            second = await store.ingest(_envelope("+14155550104", "SM6"))
+        except RuntimeError:
+            await asyncio.sleep(0.05)
+    assert second is not None
+    assert _writers() != [writer]
+    for ingested in (first, second):
+        stored = await store.message(ingested.message["id"])
+        assert stored is not None and stored["text"] == "hello"
+
+
+def _writers() -> list[int]:
+    """This process's SQLite writer children."""
+    return [
+        pid
+        for pid in _children(os.getpid())
+        if b"writer_child" in Path(f"/proc/{pid}/cmdline").read_bytes() and _alive(pid)
+    ]
+
+
 def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
