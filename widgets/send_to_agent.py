@@ -116,6 +116,7 @@ NUMBER = {"type": ["string", "number", "integer"]}
 OBJECT_OR_JSON = {"type": ["object", "string"]}
 
 WIDGET = WidgetType(
+    hands_off=True,
     type="send-to-agent",
     events=OUTCOMES,
     properties_schema={

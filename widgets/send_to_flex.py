@@ -35,6 +35,7 @@ def resume(call: WidgetCall, event: Event) -> WidgetResult | None:
 
 
 WIDGET = WidgetType(
+    hands_off=True,
     type="send-to-flex",
     events=("callComplete", "failedToEnqueue"),
     properties_schema={

@@ -54,6 +54,9 @@ class WidgetType:
     # name them here; validation then requires each of these extra events to be wired.
     dynamic_events: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
     description: str = ""
+    # While an execution waits in this widget, the conversation may pass to a human agent at any
+    # moment (the hand-off widgets): the runtime then reads the conversation afresh per message.
+    hands_off: bool = False
 
     def events_for(self, props: Mapping[str, Any]) -> tuple[str, ...]:
         if self.dynamic_events is None:

@@ -74,6 +74,10 @@ class FlowRegistry:
         name = self.aliases.get(ref) or self._names.get(ref) or ref
         return self._latest.get(name)
 
+    def loaded(self, sid: str, version: int) -> CompiledFlow | None:
+        """A flow version if it is compiled in memory already (no read)."""
+        return self._versions.get((sid, version))
+
     async def version(self, sid: str, version: int) -> CompiledFlow | None:
         compiled = self._versions.get((sid, version))
         if compiled is not None:

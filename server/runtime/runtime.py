@@ -186,15 +186,19 @@ class Runtime:
                 return
         else:
             conversation, message = rows
+            if not self._row_still_current(conversation, new_conversation):
+                conversation = await self.store.conversation(conversation_id) or conversation
         await self._notify(conversation, message)
-        if conversation["status"] != "bot" and self.agent_inbound is not None:
-            await self.agent_inbound(conversation, message)
-            await self.store.mark_handled(message_id)
+        if await self._to_agent(conversation, message):
             return
         fields = dict(message["fields"] or {"Body": message["text"]})
         for rewrite in self.inbound_rewriters:
             fields = await rewrite(conversation, message, fields)
         for attempt in range(STALE_RETRIES):
+            if attempt:  # another node moved the conversation on: it may be an agent's now
+                conversation = await self.store.conversation(conversation_id) or conversation
+                if await self._to_agent(conversation, message):
+                    return
             try:
                 await self._step_inbound(
                     conversation,
@@ -208,6 +212,34 @@ class Runtime:
                 self.active.forget(conversation_id)
                 if attempt == STALE_RETRIES - 1:
                     raise
+
+    async def _to_agent(self, conversation: Row, message: Row) -> bool:
+        """Hand the message to the agents area if an agent has the conversation."""
+        if conversation["status"] == "bot" or self.agent_inbound is None:
+            return False
+        await self.agent_inbound(conversation, message)
+        await self.store.mark_handled(message["id"])
+        return True
+
+    def _row_still_current(self, conversation: Row, new_conversation: bool) -> bool:
+        """Whether the conversation row stored with a message still says who handles it (the
+        bot or an agent) when the message's turn comes, so it need not be read again.
+
+        A conversation passes from the bot to an agent only while its flow waits in a hand-off
+        widget (``WidgetType.hands_off``). So the row holds if the bot had it and either the
+        message opened it, or this node's copy of its active execution waits elsewhere. Anything
+        else (an agent's conversation, no copy here, a hand-off under way) is read afresh.
+        """
+        if conversation["status"] != "bot":
+            return False
+        if new_conversation:
+            return True
+        execution = self.active.get(conversation["id"])
+        if execution is None or execution.state is None:
+            return False
+        flow = self.flows.loaded(execution.flow_sid, execution.flow_version)
+        state = flow.states.get(execution.state) if flow is not None else None
+        return state is not None and not state.widget.hands_off
 
     async def _step_inbound(
         self,

@@ -301,8 +301,11 @@ async def mark_read(state: Any, session: AppSession, seq: int) -> None:
     if not await app_sessions.mark_read(state.store, session.id, seq):
         return
     for row in await app_sessions.unread_outbound(state.store, session.conversation_id, seq):
-        if row["provider_message_id"]:
-            await state.runtime.apply_status(row["provider_message_id"], "read", None, None)
+        # On this channel the provider id is the message id (AppSender). A reply can be read
+        # before its send outcome is stored, so use the id itself: apply_status waits a little
+        # for the outcome it overtook instead of dropping the receipt.
+        provider_id = row["provider_message_id"] or row["id"]
+        await state.runtime.apply_status(provider_id, "read", None, None)
     app_state: AppState = state.app_api
     await app_state.hub.user_read(session.conversation_id, seq)
 
