@@ -19,11 +19,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from server.store.batching import BatchQueue
-from server.store.writer_process import WriterProcess
+from server.store.writer_process import Outcome, SyncOperation, WriterProcess
 
 T = TypeVar("T")
-SyncOperation = Callable[[Connection], Any]
-Outcome = tuple[bool, Any]  # (ok, result or exception)
 
 log = logging.getLogger(__name__)
 

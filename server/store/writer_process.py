@@ -55,7 +55,8 @@ def portable(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(portable(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: portable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = [f for f in dataclasses.fields(value) if f.init]
+        changes = {f.name: portable(getattr(value, f.name)) for f in fields}
         return dataclasses.replace(value, **changes)
     return value
 
