@@ -20,6 +20,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_helper(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    """``python -m ARGS`` (a fake API or a baseline app on ``port``), once it answers HTTP."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{args[0]} did not start")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -11,7 +11,6 @@ interpreter lock. The before/after figures in BENCHMARKS.md come from this and `
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import signal
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench import sms_load
-from bench.procs import Server, free_port
+from bench.procs import Server, free_port, start_helper
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -42,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tl-profile-") as tmp:
         fake_port = free_port()
-        fake = sms_load._start(["bench.fake_twilio", str(fake_port)], fake_port)
+        fake = start_helper(["bench.fake_twilio", str(fake_port)], fake_port)
         server = Server(Path(tmp) / "threadline", env=sms_load.twilio_env(fake_port))
         server.start()
         assert server.proc is not None
@@ -60,13 +59,8 @@ def main() -> None:
         watched["fake Twilio"] = fake.pid
         before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         loader_before = time.process_time()
-        started = time.perf_counter()
         try:
-            for tag, body in (("a", "hello"), ("b", "billing")):
-                asyncio.run(sms_load._round([server], args.customers, body, tag))
-                done = args.customers * (1 if tag == "a" else 2)
-                sms_load._wait_count(fake_port, done)
-            elapsed = time.perf_counter() - started
+            elapsed = sms_load.drive([server], fake_port, args.customers).elapsed
             messages = 2 * args.customers
             print(f"{messages / elapsed:,.0f} msgs/s ({messages} messages in {elapsed:.1f} s)")
             for name, pid in watched.items():

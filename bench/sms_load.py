@@ -11,8 +11,6 @@ acknowledgement time.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.common import Figure, percentile
 from bench.loader import Outcome, closed_loop, http_post, open_loop
-from bench.procs import REPO, Server, free_port
+from bench.procs import Server, free_port, start_helper
 
 ACCOUNT = "AC" + "b" * 32
 TOKEN = "bench-auth-token"
@@ -58,24 +56,6 @@ def signed_requests(path: str, customers: range, body: str, port: int, tag: str)
             )
         )
     return out
-
-
-def _start(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", *args],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{args[0]} did not start")
 
 
 def _wait_count(fake_port: int, expected: int, timeout: float = 300) -> None:
@@ -121,12 +101,29 @@ async def _round(servers: list[Server], customers: int, body: str, tag: str) -> 
     return merged
 
 
+def drive(servers: list[Server], fake_port: int, customers: int) -> Outcome:
+    """Two rounds (every customer's first message, then the answer to the greeting), each
+    until every reply has reached the fake API; the webhook acknowledgements and the elapsed
+    time of both."""
+    started = time.perf_counter()
+    one = asyncio.run(_round(servers, customers, "hello", "a"))
+    _wait_count(fake_port, customers)
+    two = asyncio.run(_round(servers, customers, "billing", "b"))
+    _wait_count(fake_port, 2 * customers)
+    acks = Outcome(
+        one.latencies_ms + two.latencies_ms, {**one.statuses}, time.perf_counter() - started
+    )
+    for status, n in two.statuses.items():
+        acks.statuses[status] = acks.statuses.get(status, 0) + n
+    return acks
+
+
 def threadline_throughput(
     tmp: Path, customers: int, nodes: int = 1, database_url: str | None = None
 ) -> tuple[float, Outcome]:
     """Messages/s end to end (the reply reached the fake API) for ``nodes`` servers."""
     fake_port = free_port()
-    fake = _start(["bench.fake_twilio", str(fake_port)], fake_port)
+    fake = start_helper(["bench.fake_twilio", str(fake_port)], fake_port)
     servers = [
         Server(tmp / f"threadline-{i}", env=twilio_env(fake_port, database_url))
         for i in range(nodes)
@@ -134,16 +131,8 @@ def threadline_throughput(
     try:
         for server in servers:  # one after the other: the first migrates a new database
             server.start()
-        started = time.perf_counter()
-        one = asyncio.run(_round(servers, customers, "hello", "a"))
-        _wait_count(fake_port, customers)
-        two = asyncio.run(_round(servers, customers, "billing", "b"))
-        _wait_count(fake_port, 2 * customers)
-        elapsed = time.perf_counter() - started
-        acks = Outcome(one.latencies_ms + two.latencies_ms, {**one.statuses}, elapsed)
-        for status, n in two.statuses.items():
-            acks.statuses[status] = acks.statuses.get(status, 0) + n
-        return 2 * customers / elapsed, acks
+        acks = drive(servers, fake_port, customers)
+        return 2 * customers / acks.elapsed, acks
     finally:
         for server in servers:
             server.stop()
@@ -153,7 +142,7 @@ def threadline_throughput(
 
 def threadline_latency(tmp: Path, rate: float, seconds: float) -> Outcome:
     fake_port = free_port()
-    fake = _start(["bench.fake_twilio", str(fake_port)], fake_port)
+    fake = start_helper(["bench.fake_twilio", str(fake_port)], fake_port)
     server = Server(tmp / "threadline-latency", env=twilio_env(fake_port))
     try:
         server.start()
@@ -170,7 +159,9 @@ def threadline_latency(tmp: Path, rate: float, seconds: float) -> Outcome:
 
 def baseline_throughput(tmp: Path, customers: int) -> tuple[float, Outcome]:
     port = free_port()
-    proc = _start(["bench.baseline_app", str(port), str(tmp / "baseline"), TOKEN, PUBLIC], port)
+    proc = start_helper(
+        ["bench.baseline_app", str(port), str(tmp / "baseline"), TOKEN, PUBLIC], port
+    )
     try:
         requests = signed_requests("/sms", range(customers), "hello", port, "a")
         requests += signed_requests("/sms", range(customers), "billing", port, "b")

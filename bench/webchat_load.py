@@ -14,7 +14,6 @@ import asyncio
 import gc
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import websockets
 
 from bench.common import Figure, percentile
-from bench.procs import REPO, Server, free_port, rss_kib
+from bench.procs import Server, free_port, rss_kib, start_helper
 
 CONNECT_CONCURRENCY = 200
 
@@ -97,23 +96,8 @@ async def _chat_echo(url: str, count: int) -> tuple[float, list[float]]:
 
 def _baseline_process(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.baseline_app", str(port), str(data_dir), "x", "http://x"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc, port
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("baseline app did not start")
+    args = ["bench.baseline_app", str(port), str(data_dir), "x", "http://x"]
+    return start_helper(args, port), port
 
 
 def run(quick: bool) -> list[Figure]:

@@ -55,6 +55,3 @@ class ActiveExecutions:
 
     def forget(self, conversation_id: str) -> None:
         self._entries.pop(conversation_id, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)

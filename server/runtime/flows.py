@@ -79,7 +79,7 @@ class FlowRegistry:
         return self._versions.get((sid, version))
 
     async def version(self, sid: str, version: int) -> CompiledFlow | None:
-        compiled = self._versions.get((sid, version))
+        compiled = self.loaded(sid, version)
         if compiled is not None:
             return compiled
         row = await self.store.flow_version(sid, version)

@@ -52,13 +52,13 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def create_sqlite_writer_engine(url: str) -> Engine:
-    """A synchronous engine on the same SQLite file, for the writer thread (see sync_writer)."""
+    """A synchronous engine on the same SQLite file, for the writer process (see writer_child)."""
     engine = create_sync_engine(
         _pysqlite_url(url),
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         connect_args={"timeout": 30, "check_same_thread": False},
-        poolclass=StaticPool,  # one connection, used only by the writer thread
+        poolclass=StaticPool,  # one connection: the writer process runs one batch at a time
     )
     _configure_sqlite(engine, writer=True)
     return engine

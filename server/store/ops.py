@@ -1,9 +1,10 @@
 """Write operations as plain functions of a synchronous connection.
 
 The hot path (inbound messages, engine steps, outbox, delivery statuses) runs these in SQLite's
-writer thread, a whole batch per hop (``sync_writer``); on PostgreSQL they run through the async
-group committer with ``AsyncConnection.run_sync``. ``writes`` wraps them for async callers.
-Statements are few on purpose: rows come back with RETURNING instead of a second SELECT.
+writer process, a whole batch per round trip (``sync_writer``); on PostgreSQL they run through
+the async group committer with ``AsyncConnection.run_sync``. ``writes`` wraps them for async
+callers. Statements are few on purpose: rows come back with RETURNING instead of a second
+SELECT, and the hot ones run through ``hot``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, select, update
 
 from server.engine.execution import ACTIVE, Execution, StepLog
 from server.model import (
@@ -60,34 +61,30 @@ _CONVERSATION_BY_OPEN_KEY = HotStatement(
 )
 _INSERT_CONVERSATION = HotStatement(insert(conversations).returning(*conversations.c))
 _INSERT_MESSAGE = HotStatement(insert(messages).returning(*messages.c))
-_TAKE_SEQ = HotStatement(
-    update(conversations)
-    .where(conversations.c.id == bindparam("b_id"))
-    .values(next_seq=conversations.c.next_seq + 1, updated_at=bindparam("b_now"))
-    .returning(*conversations.c)
-)
-_TAKE_SEQ_INBOUND = HotStatement(
-    update(conversations)
-    .where(conversations.c.id == bindparam("b_id"))
-    .values(
-        next_seq=conversations.c.next_seq + 1,
-        updated_at=bindparam("b_now"),
-        last_inbound_at=bindparam("b_now"),
+
+
+def _taking_seq(where: ColumnElement[bool], *, inbound: bool) -> HotStatement:
+    """Reserve a conversation's next message seq, returning the updated row; for an inbound
+    message ``last_inbound_at`` moves too (service windows count from it)."""
+    values: dict[str, Any] = {
+        "next_seq": conversations.c.next_seq + 1,
+        "updated_at": bindparam("b_now"),
+    }
+    if inbound:
+        values["last_inbound_at"] = bindparam("b_now")
+    return HotStatement(
+        update(conversations).where(where).values(values).returning(*conversations.c)
     )
-    .returning(*conversations.c)
+
+
+_BY_ID = conversations.c.id == bindparam("b_id")
+_TAKE_SEQ = _taking_seq(_BY_ID, inbound=False)
+_TAKE_SEQ_INBOUND = _taking_seq(_BY_ID, inbound=True)
+# Found by its open key: one statement for the common case, a message on an open conversation.
+_TAKE_SEQ_INBOUND_BY_OPEN_KEY = _taking_seq(
+    conversations.c.open_key == bindparam("b_key"), inbound=True
 )
-# The open conversation's next seq, found by its open key: one statement for the common case of
-# a message on a conversation that is already open.
-_TAKE_SEQ_INBOUND_BY_OPEN_KEY = HotStatement(
-    update(conversations)
-    .where(conversations.c.open_key == bindparam("b_key"))
-    .values(
-        next_seq=conversations.c.next_seq + 1,
-        updated_at=bindparam("b_now"),
-        last_inbound_at=bindparam("b_now"),
-    )
-    .returning(*conversations.c)
-)
+
 _UPDATE_EXECUTION = HotStatement(
     update(executions)
     .where(executions.c.id == bindparam("b_id"), executions.c.revision == bindparam("b_revision"))

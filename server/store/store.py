@@ -97,8 +97,9 @@ class Store:
         return await self.committer.run(operation)
 
     async def write_sync(self, operation: Callable[[Connection], T]) -> T:
-        """Run a plain operation in the group commit: a batch per hop on SQLite's writer thread,
-        through the async committer elsewhere (see sync_writer)."""
+        """Run a plain operation in the group commit: in SQLite's writer process, a batch per
+        round trip (the operation must pickle: a ``partial`` of an ``ops`` function), through
+        the async committer elsewhere (see sync_writer)."""
         if self.sync_writer is not None:
             return await self.sync_writer.run(operation)
         return await self.committer.run(lambda conn: conn.run_sync(operation))

@@ -2,7 +2,7 @@
 
 Use them inside an operation given to ``Store.write`` (the async group committer). The hot path
 calls ``ops`` directly through ``Store.write_sync``, which on SQLite runs whole batches in the
-writer thread.
+writer process.
 """
 
 from __future__ import annotations
