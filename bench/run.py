@@ -18,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import engine_steps, recovery, routing, scaleout, sms_load, webchat_load
+from bench import engine_steps, overload, recovery, routing, scaleout, sms_load, webchat_load
 from bench.common import Figure, machine
 
 SCENARIOS: dict[str, Callable[[bool], list[Figure]]] = {
@@ -28,6 +28,7 @@ SCENARIOS: dict[str, Callable[[bool], list[Figure]]] = {
     "webchat": webchat_load.run,
     "recovery": recovery.run,
     "scaleout": scaleout.run,
+    "overload": overload.run,
 }
 
 RESULTS = Path(__file__).resolve().parent / "results.json"

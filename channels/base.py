@@ -26,6 +26,11 @@ class SendOutcome:
     status: str = "queued"
     error: str | None = None
     error_code: str | None = None
+    # The provider offers no way to ask later whether this send happened: were this answer's
+    # record lost in a crash, recovery would send the message again. The runtime stores such
+    # an answer at once rather than with the flow's next step, so the window of doubt is the
+    # provider call and one commit.
+    store_at_once: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +50,26 @@ class Sender(Protocol):
     async def send(self, conversation: Conversation, message: Message) -> SendOutcome: ...
 
     async def aclose(self) -> None: ...
+
+
+class CheckingSender(Sender, Protocol):
+    """A sender that can find out whether a send reached the provider when its answer was lost.
+
+    Every outbound message is stored before it is handed to the provider (its intent, at
+    ``intended_at``); a message stored but with no recorded answer after a crash may or may not
+    have been sent. ``send_unless_sent`` looks it up at the provider and sends only what is not
+    there. It raises ``SendCheckFailed`` when the provider cannot be asked (nothing is sent; ask
+    again later).
+    """
+
+    async def send_unless_sent(
+        self,
+        conversation: Conversation,
+        message: Message,
+        intended_at: float,
+        known_ids: frozenset[str] = frozenset(),
+    ) -> SendOutcome: ...
+
+
+class SendCheckFailed(Exception):
+    """The provider could not be asked whether a message was sent; nothing was sent."""

@@ -44,7 +44,8 @@ AREAS: tuple[str, ...] = (
 )
 
 
-# Upload endpoints check size (declared and read) and type themselves, with their own limits.
+# Upload endpoints check size (declared and counted as it arrives) and type themselves, under
+# THREADLINE_MAX_UPLOAD_BYTES and each app's or web chat account's own limit.
 UPLOAD_ROUTES = ("/channels/webchat/uploads", "/api/app/v1/uploads")
 
 
@@ -76,7 +77,13 @@ async def _start(settings: Settings) -> Services:
             "or is invalid (see the errors above)"
         )
     http = FlowHttpClient(HttpGuard(settings.http_allow_private, settings.http_allowed_hosts))
-    runtime = Runtime(store, flows, http, default_flow=settings.default_flow)
+    runtime = Runtime(
+        store,
+        flows,
+        http,
+        default_flow=settings.default_flow,
+        flow_concurrency=settings.flow_concurrency,
+    )
     return Services(settings, store, runtime)
 
 

@@ -87,6 +87,22 @@ class PhoneChannelSender:
             return SendOutcome(ok=False, error=f"no WhatsApp Cloud API account for {account}")
         return await meta.send(conversation, message)
 
+    async def send_unless_sent(
+        self,
+        conversation: Conversation,
+        message: Message,
+        intended_at: float,
+        known_ids: frozenset[str] = frozenset(),
+    ) -> SendOutcome:
+        """After a crash: Twilio is asked whether the message went out; the Cloud API cannot
+        be asked (it lists no sent messages), so a WhatsApp Cloud message is sent again."""
+        account = conversation.channel_account
+        if conversation.channel == Channel.SMS.value or account.startswith("whatsapp:"):
+            twilio = self._twilio_sender(account)
+            if twilio is not None:
+                return await twilio.send_unless_sent(conversation, message, intended_at, known_ids)
+        return await self.send(conversation, message)
+
     async def mark_read(self, phone_number_id: str, wamid: str) -> None:
         sender = self.whatsapp_sender(phone_number_id)
         if sender is None:

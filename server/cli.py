@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,18 +79,31 @@ def run_nlu_evaluate(args: argparse.Namespace) -> int:
 
 def register_serve(commands: Subparsers) -> None:
     serve = commands.add_parser("serve", help="run the server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--data-dir", type=Path, default=Path("./data"))
-    serve.add_argument("--flows", type=Path, default=Path("./flows"), dest="flows_dir")
+    # Each flag's default comes from its variable; the flag wins over it. The defaults are text:
+    # argparse converts them with the flag's type, so a bad variable fails as a bad flag would.
+    serve.add_argument("--host", default=_env("THREADLINE_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=_env("THREADLINE_PORT", "8080"))
+    serve.add_argument("--data-dir", type=Path, default=_env("THREADLINE_DATA_DIR", "./data"))
+    serve.add_argument(
+        "--flows", type=Path, default=_env("THREADLINE_FLOWS_DIR", "./flows"), dest="flows_dir"
+    )
     serve.set_defaults(handler=run_serve)
+
+
+def _env(variable: str, fallback: str) -> str:
+    return os.environ.get(variable) or fallback
 
 
 def run_serve(args: argparse.Namespace) -> int:
     # Imported when called so the flow commands need none of the server's modules; by name, so
     # this module type-checks on its own.
     serve = importlib.import_module("server.serve")
-    serve.run(host=args.host, port=args.port, data_dir=args.data_dir, flows_dir=args.flows_dir)
+    config = importlib.import_module("server.config")
+    try:
+        serve.run(host=args.host, port=args.port, data_dir=args.data_dir, flows_dir=args.flows_dir)
+    except config.ConfigError as error:
+        print(f"threadline serve: {error}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -6,11 +6,13 @@ flows in ``flows/``, an admin token generated on first start.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.runtime.work_gate import DEFAULT_FLOW_CONCURRENCY
 from server.store.database import sqlite_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +25,42 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+class ConfigError(ValueError):
+    """A THREADLINE_* variable holds a value the server cannot run with."""
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name} must be a whole number of at least {minimum}, not {raw!r}")
+    return int(raw)
+
+
 def _env_list(name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
+
+
+def _trusted_proxies() -> tuple[str, ...]:
+    """``THREADLINE_TRUSTED_PROXIES``; unset: a proxy on this machine (uvicorn's own default),
+    set empty: no proxy, the socket's peer is the client."""
+    if "THREADLINE_TRUSTED_PROXIES" not in os.environ:
+        return ("127.0.0.1",)
+    return _env_list("THREADLINE_TRUSTED_PROXIES")
 
 
 @dataclass(frozen=True)
@@ -41,7 +77,20 @@ class Settings:
     http_allow_private: bool = False
     http_allowed_hosts: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
+    # Upload routes are exempt from max_body_bytes and capped by this instead; an app or a web
+    # chat account may set a smaller limit of its own (the smaller one applies).
+    max_upload_bytes: int = 10 * 1024 * 1024
     max_text_chars: int = 4096
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks; "*": any).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    # A connection's request line and headers must arrive within this many seconds of the
+    # connection opening or of the previous response (slow-drip clients would hold it forever).
+    header_timeout_seconds: float = 10.0
+    # Conversations whose flow work (steps, their writes) runs at the same time; the rest wait
+    # in order behind them, so webhook answers stay fast when the machine is saturated.
+    flow_concurrency: int = DEFAULT_FLOW_CONCURRENCY
+    # New web chat sessions one client address may open per minute (0: no limit).
+    webchat_sessions_per_minute: int = 60
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -67,7 +116,14 @@ class Settings:
             default_flow=os.environ.get("THREADLINE_DEFAULT_FLOW", "greeting"),
             http_allow_private=_env_bool("THREADLINE_HTTP_ALLOW_PRIVATE"),
             http_allowed_hosts=_env_list("THREADLINE_HTTP_ALLOWED_HOSTS"),
-            max_body_bytes=int(os.environ.get("THREADLINE_MAX_BODY_BYTES", 1024 * 1024)),
+            max_body_bytes=_env_int("THREADLINE_MAX_BODY_BYTES", 1024 * 1024),
+            trusted_proxies=_trusted_proxies(),
+            max_upload_bytes=_env_int("THREADLINE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+            header_timeout_seconds=_env_seconds("THREADLINE_HEADER_TIMEOUT_SECONDS", 10.0),
+            flow_concurrency=_env_int("THREADLINE_FLOW_CONCURRENCY", DEFAULT_FLOW_CONCURRENCY),
+            webchat_sessions_per_minute=_env_int(
+                "THREADLINE_WEBCHAT_SESSIONS_PER_MINUTE", 60, minimum=0
+            ),
         )
 
 

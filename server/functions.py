@@ -76,5 +76,6 @@ class FunctionRunner:
             "status_code": outcome.status_code,
             "content_type": outcome.content_type,
             "body": outcome.body,
+            "truncated": outcome.truncated,
         }
         return Result(effect.request_id, time.time(), outcome.ok, data, outcome.error)

@@ -10,6 +10,7 @@ import uvicorn
 
 from server.app import create_app
 from server.config import Settings
+from server.web import head_timeout
 from server.web.front import FrontDoor
 from server.web.webchat import MAX_FRAME_BYTES
 from server.web.ws_protocol import LeanWebSocketProtocol
@@ -46,6 +47,12 @@ def run(
         # state costs about 33 KiB, more than the rest of an idle session.
         ws_per_message_deflate=False,
         ws=LeanWebSocketProtocol,  # uvicorn's sans-I/O protocol, with less kept per socket
+        # uvicorn's HTTP protocol, closing connections whose request head is too slow to come
+        http=head_timeout.protocol_class(settings.header_timeout_seconds),
+        # The client address (web chat rate limits) and scheme come from X-Forwarded-* only
+        # when the peer is one of these proxies; the rightmost untrusted hop is the client.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

@@ -60,7 +60,9 @@ def outputs_of(event: Result) -> dict[str, Any]:
         "content_type": content_type,
         "body": body,
     }
-    if "json" in content_type or body[:1] in ("{", "["):
+    if data.get("truncated"):  # the body is the first 1 MiB of a longer one: never parsed
+        outputs["truncated"] = True
+    elif "json" in content_type or body[:1] in ("{", "["):
         with contextlib.suppress(ValueError):  # not JSON after all: no ``parsed``, as in Studio
             outputs["parsed"] = json.loads(body)
     if event.error:

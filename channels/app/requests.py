@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.app.identity import user_identity
 from server.model import (
     ChoiceReplyPart,
-    Identity,
     InboundEnvelope,
     MediaPart,
     Part,
@@ -229,8 +229,10 @@ def envelope(
     *,
     app_id: str,
     user_id: str,
+    signed: bool,
 ) -> InboundEnvelope:
-    """The inbound envelope; the echo id is scoped by app and user so retries store once."""
+    """The inbound envelope; the echo id is scoped by app and user so retries store once.
+    ``signed``: the session's user id was signed by the app (see ``identity``)."""
     parts: list[Part] = []
     if message.choice_id is not None:
         parts.append(ChoiceReplyPart(message.choice_id, message.text or message.choice_id))
@@ -247,7 +249,7 @@ def envelope(
         channel=CHANNEL,
         channel_account=app_id,
         customer_address=user_id,
-        identities=(Identity("app", user_id),),
+        identities=(user_identity(app_id, user_id, signed=signed),),
         parts=tuple(parts),
         idempotency_key=f"{app_id}:{user_id}:{message.echo_id}",
         fields=fields,

@@ -95,7 +95,9 @@ def _media(form: Mapping[str, str]) -> list[MediaPart]:
     except ValueError:
         count = 0
     media: list[MediaPart] = []
-    for index in range(count):
+    # NumMedia is only a claim: a form never holds more MediaUrlN fields than fields, and
+    # counting up to a lie (NumMedia=1000000000000) held the event loop for hours.
+    for index in range(min(count, len(form))):
         url = form.get(f"MediaUrl{index}")
         if not url:
             continue

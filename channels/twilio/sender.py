@@ -12,21 +12,66 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from channels.base import SendOutcome
+from channels.base import SendCheckFailed, SendOutcome
 from channels.twilio.inbound import WHATSAPP_PREFIX
 from channels.twilio.render import TwilioSend, render
 from channels.twilio.signature import status_callback_url
 from server.model import Channel, Conversation, Message
+
+# Twilio's times have whole seconds and its clock is not ours: a message created up to this long
+# before the intent was recorded still counts as a candidate (recorded SIDs rule out our own).
+CLOCK_SKEW_SECONDS = 60.0
+# How many of the recipient's latest messages from the sender a look-up reads at most.
+LOOKUP_LIMIT = 200
+LOOKUP_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message Twilio already holds, as its Messages list shows it."""
+
+    sid: str
+    body: str
+    num_media: int
+    status: str
+
+    def carries(self, item: TwilioSend) -> bool:
+        """Whether this is what sending ``item`` would have created. A content template's body
+        is rendered by Twilio, so any message in the window stands for it."""
+        if item.content_sid:
+            return True
+        same_body = comparable(self.body) == comparable(item.body)
+        return same_body and self.num_media == len(item.media_urls)
+
+
+# Twilio's Smart Encoding may replace these in a body it sends, and its Messages list shows the
+# body as sent: compare with them mapped the same way.
+_SMART_ENCODED = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+        **dict.fromkeys("\u2013\u2014\u2212", "-"),
+        **dict.fromkeys("\u00a0\u2009\u200a", " "),
+        "\u2026": "...",
+        "\u200b": "",
+    }
+)
+
+
+def comparable(body: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", body).translate(_SMART_ENCODED).split())
 
 
 class RebasedAsyncHttpClient(AsyncTwilioHttpClient):
@@ -125,6 +170,46 @@ class TwilioSender:
         return self._client.messages
 
     async def send(self, conversation: Conversation, message: Message) -> SendOutcome:
+        return await self._send(conversation, message, None)
+
+    async def send_unless_sent(
+        self,
+        conversation: Conversation,
+        message: Message,
+        intended_at: float,
+        known_ids: frozenset[str] = frozenset(),
+    ) -> SendOutcome:
+        """Send a message whose earlier send may have reached Twilio with its answer lost (the
+        process died in between): each Twilio message it renders to is first looked for among
+        the Messages sent from the same sender to the same recipient since ``intended_at``
+        (matched on body; ``known_ids`` are Twilio SIDs already recorded for other messages, so
+        an earlier identical reply is not taken for this one), and only the missing ones are
+        sent. Raises ``SendCheckFailed`` when Twilio cannot be asked; the caller tries later.
+        """
+        is_whatsapp = conversation.channel == Channel.WHATSAPP.value
+        sender = _address(conversation.channel_account, is_whatsapp)
+        recipient = _address(conversation.customer_address, is_whatsapp)
+        try:
+            recent = await self._sent_since(sender, recipient, intended_at - CLOCK_SKEW_SECONDS)
+        except (TwilioException, TimeoutError, aiohttp.ClientError) as exc:
+            raise SendCheckFailed(f"Twilio's Messages list is unavailable: {exc!r}") from exc
+        candidates = [m for m in recent if m.sid not in known_ids]
+        found: list[SentMessage | None] = []
+        for item in render(message.parts, conversation.channel):
+            match = next((m for m in candidates if m.carries(item)), None)
+            if match is not None:
+                candidates.remove(match)
+            found.append(match)
+        return await self._send(conversation, message, found)
+
+    async def _send(
+        self,
+        conversation: Conversation,
+        message: Message,
+        found: list[SentMessage | None] | None,
+    ) -> SendOutcome:
+        """Send what ``message`` renders to; ``found[i]``, when given, is the Twilio message
+        that already carries item ``i`` (it is not sent again)."""
         sends = render(message.parts, conversation.channel)
         if not sends:
             return SendOutcome(ok=False, error="the message has nothing Twilio can send")
@@ -133,7 +218,13 @@ class TwilioSender:
         recipient = _address(conversation.customer_address, is_whatsapp)
         sids: list[str] = []
         status = "queued"
-        for item in sends:
+        for index, item in enumerate(sends):
+            already = found[index] if found is not None else None
+            if already is not None:
+                sids.append(already.sid)
+                if len(sids) == 1:
+                    status = already.status or status
+                continue
             try:
                 created = await self._create(sender, recipient, item)
             except TwilioRestException as exc:
@@ -156,6 +247,29 @@ class TwilioSender:
             if len(sids) == 1:
                 status = created.status or status
         return SendOutcome(ok=True, provider_message_ids=tuple(sids), status=str(status))
+
+    async def _sent_since(self, sender: str, recipient: str, since: float) -> list[SentMessage]:
+        """Messages Twilio holds from ``sender`` to ``recipient`` created since ``since``, newest
+        first. Filtered on To and From only: a DateSent filter would leave out messages still
+        queued (they have no sent date yet), which are exactly the ones a crash leaves behind.
+        Twilio lists newest first, so reading stops at the first older message."""
+        found: list[SentMessage] = []
+        stream = await self._messages_api().stream_async(
+            to=recipient, from_=sender, limit=LOOKUP_LIMIT, page_size=LOOKUP_PAGE_SIZE
+        )
+        async for item in stream:
+            created = item.date_created.timestamp() if item.date_created else None
+            if created is not None and created < since:
+                break
+            found.append(
+                SentMessage(
+                    sid=str(item.sid),
+                    body=item.body or "",
+                    num_media=int(item.num_media or 0),
+                    status=str(item.status or ""),
+                )
+            )
+        return found
 
     async def _create(self, sender: str, recipient: str, item: TwilioSend) -> Any:
         arguments: dict[str, Any] = {"from_": sender, "to": recipient}

@@ -3,9 +3,11 @@
 Client frames: ``message`` (text, optional ``client_id`` for idempotent resends, ``choice_id``
 when a choice button was picked, ``attachments``: upload ids), ``ack`` (highest ``seq``
 displayed), ``read`` (highest ``seq`` the visitor has seen), ``typing``, ``history`` (a page of
-older messages), ``prechat`` (the pre-chat form), ``ping``.
-Server frames: ``session`` first, then ``message`` (one per stored message, in ``seq`` order),
-``typing``, ``read``, ``history``, ``prechat_saved``, ``error``, ``pong``.
+older messages), ``prechat`` (the pre-chat form), ``opened`` (the visitor opened the chat
+window), ``ping``.
+Server frames: ``session`` first, ``conversation`` when the visitor's conversation opens (before
+its first message), then ``message`` (one per stored message, in ``seq`` order), ``typing``,
+``read``, ``history``, ``prechat_saved``, ``error``, ``pong``.
 docs/webchat.md describes every frame.
 """
 
@@ -60,7 +62,12 @@ class Prechat:
     fields: dict[str, str]
 
 
-ClientFrame = ChatMessage | Ack | Read | Typing | History | Prechat | Ping
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The visitor opened the chat window: a greeting account's flow may speak first now."""
+
+
+ClientFrame = ChatMessage | Ack | Read | Typing | History | Prechat | Opened | Ping
 
 
 def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame | FrameError:
@@ -114,6 +121,8 @@ def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame | FrameError
         ):
             return FrameError("bad_field", "field 'fields' must be an object of strings")
         return Prechat(dict(fields))
+    if kind == "opened":
+        return Opened()
     if kind == "ping":
         return Ping()
     return FrameError("unknown_type", f"unknown frame type {kind!r}")
@@ -183,8 +192,11 @@ def message_frame(message: dict[str, Any], client_id: str | None = None) -> dict
     return frame
 
 
-def session_frame(token: str, conversation_id: str, resumed: bool, **extra: Any) -> dict[str, Any]:
-    """The first frame on every socket; ``extra`` adds seq marks and the signed-in user."""
+def session_frame(
+    token: str, conversation_id: str | None, resumed: bool, **extra: Any
+) -> dict[str, Any]:
+    """The first frame on every socket; ``extra`` adds seq marks and the signed-in user.
+    ``conversation_id`` is None until the visitor writes (a ``conversation`` frame follows)."""
     return {
         "type": "session",
         "token": token,
@@ -192,6 +204,12 @@ def session_frame(token: str, conversation_id: str, resumed: bool, **extra: Any)
         "resumed": resumed,
         **extra,
     }
+
+
+def conversation_frame(conversation_id: str, last_seq: int) -> dict[str, Any]:
+    """The visitor's conversation now exists; ``last_seq``: messages it already had (another
+    tab may have written first), for the widget to fetch with ``history``."""
+    return {"type": "conversation", "conversation_id": conversation_id, "last_seq": last_seq}
 
 
 def typing_frame(author: str, typing: bool) -> dict[str, Any]:

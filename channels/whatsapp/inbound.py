@@ -8,6 +8,7 @@ with the URL when Meta includes one), location, contacts/reaction/order/referral
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,39 +40,62 @@ class WebhookBatch:
 
 
 def parse_webhook(body: dict[str, Any]) -> WebhookBatch:
-    """All messages and statuses in one webhook POST body, in the order Meta sent them."""
+    """All messages and statuses in one webhook POST body, in the order Meta sent them.
+
+    The body is signed, but its shape is still not to be trusted (a bug at Meta, a replayed
+    body): a field of the wrong type reads as absent, never as an exception.
+    """
     batch = WebhookBatch()
-    for entry in body.get("entry") or []:
-        for change in entry.get("changes") or []:
+    for entry in _objects(body.get("entry")):
+        for change in _objects(entry.get("changes")):
             if change.get("field", "messages") != "messages":
                 continue  # account, template and quality updates carry no conversation traffic
-            value = change.get("value") or {}
-            for message in value.get("messages") or []:
+            value = _object(change.get("value"))
+            for message in _objects(value.get("messages")):
                 batch.messages.append(_envelope(value, message))
-            for status in value.get("statuses") or []:
+            for status in _objects(value.get("statuses")):
                 batch.statuses.append(_status(status))
     return batch
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The objects in ``value`` if it is a list; anything else in it is skipped."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    """A string field: a number as its digits (ids sometimes come unquoted), anything else ''."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 def _envelope(value: dict[str, Any], message: dict[str, Any]) -> InboundEnvelope:
-    metadata = value.get("metadata") or {}
-    contact = _contact_of(value.get("contacts") or [], message)
-    wa_id = message.get("from") or contact.get("wa_id")
-    user_id = message.get("from_user_id") or contact.get("user_id")
-    number = to_e164(str(wa_id)) if wa_id else None
-    profile_name = (contact.get("profile") or {}).get("name")
-    parts = _parts(message, value.get("errors") or [])
-    wamid = message.get("id")
+    metadata = _object(value.get("metadata"))
+    contact = _contact_of(_objects(value.get("contacts")), message)
+    wa_id = _text(message.get("from")) or _text(contact.get("wa_id"))
+    user_id = _text(message.get("from_user_id")) or _text(contact.get("user_id"))
+    number = to_e164(wa_id) if wa_id else None
+    profile_name = _text(_object(contact.get("profile")).get("name")) or None
+    parts = _parts(message, _objects(value.get("errors")))
+    wamid = _text(message.get("id")) or None
     identities = []
     if number:
         identities.append(Identity("whatsapp", number))
     if user_id:
-        identities.append(Identity("whatsapp_bsuid", str(user_id)))
+        identities.append(Identity("whatsapp_bsuid", user_id))
     return InboundEnvelope(
         channel=Channel.WHATSAPP.value,
-        channel_account=str(metadata.get("phone_number_id", "")),
+        channel_account=_text(metadata.get("phone_number_id")),
         # Without a phone number (a username user), the business-scoped id is the address.
-        customer_address=number or str(user_id or ""),
+        customer_address=number or user_id,
         identities=tuple(identities),
         parts=parts,
         idempotency_key=wamid,
@@ -93,64 +117,80 @@ def _contact_of(contacts: list[dict[str, Any]], message: dict[str, Any]) -> dict
 
 
 def _parts(message: dict[str, Any], change_errors: list[dict[str, Any]]) -> tuple[Part, ...]:
-    kind = message.get("type", "")
-    content = message.get(kind)
+    kind = _text(message.get("type"))
+    raw = message.get(kind) if kind else None
+    content = _object(raw)
     parts: list[Part] = []
+    location = _location(content) if kind == "location" else None
     if kind == "text" and content:
-        parts.append(TextPart(content.get("body", "")))
+        parts.append(TextPart(_text(content.get("body"))))
     elif kind in _MEDIA_TYPES and content:
         parts.append(_media(kind, content))
-    elif kind == "location" and content:
-        parts.append(_location(content))
+    elif location is not None:
+        parts.append(location)
     elif kind == "interactive" and content:
         parts.append(_interactive(content))
     elif kind == "button" and content:
         # A quick-reply button of a template message.
-        text = content.get("text", "")
-        parts.append(ChoiceReplyPart(choice_id=content.get("payload") or text, label=text))
-    elif kind == "reaction" and content is not None:
-        emoji = content.get("emoji") or None
-        data = {"message_id": content.get("message_id"), "emoji": emoji, "removed": emoji is None}
+        text = _text(content.get("text"))
+        parts.append(ChoiceReplyPart(choice_id=_text(content.get("payload")) or text, label=text))
+    elif kind == "reaction" and raw is not None:
+        emoji = _text(content.get("emoji")) or None
+        data = {
+            "message_id": _text(content.get("message_id")) or None,
+            "emoji": emoji,
+            "removed": emoji is None,
+        }
         parts.append(DataPart("reaction", data))
-    elif kind in ("contacts", "order", "system", "request_welcome") and content is not None:
-        parts.append(DataPart(kind, content if isinstance(content, dict) else {kind: content}))
+    elif kind in ("contacts", "order", "system", "request_welcome") and raw is not None:
+        parts.append(DataPart(kind, raw if isinstance(raw, dict) else {kind: raw}))
     else:
-        # "unsupported", or a known type whose content Meta could not deliver.
-        errors = (message.get("errors") or []) + change_errors
-        unsupported = {"type": (content or {}).get("type", kind), "errors": errors}
+        # "unsupported", or a known type whose content Meta could not deliver (or that does not
+        # read: a location without numbers).
+        errors = _objects(message.get("errors")) + change_errors
+        unsupported = {"type": content.get("type", kind), "errors": errors}
         parts.append(DataPart("unsupported", unsupported))
-    if message.get("referral"):
-        parts.append(DataPart("referral", message["referral"]))
+    referral = message.get("referral")
+    if referral:
+        data = referral if isinstance(referral, dict) else {"referral": referral}
+        parts.append(DataPart("referral", data))
     return tuple(parts)
 
 
 def _media(kind: str, content: dict[str, Any]) -> MediaPart:
     media_kind = "voice" if kind == "audio" and content.get("voice") else kind
     return MediaPart(
-        url=content.get("url"),
-        content_type=content.get("mime_type"),
-        media_id=content.get("id"),
-        caption=content.get("caption"),
-        filename=content.get("filename"),
+        url=_text(content.get("url")) or None,
+        content_type=_text(content.get("mime_type")) or None,
+        media_id=_text(content.get("id")) or None,
+        caption=_text(content.get("caption")) or None,
+        filename=_text(content.get("filename")) or None,
         media_kind=media_kind,
     )
 
 
-def _location(content: dict[str, Any]) -> LocationPart:
+def _location(content: dict[str, Any]) -> LocationPart | None:
+    """The location, or None when its coordinates are not finite numbers."""
+    try:
+        latitude, longitude = float(content["latitude"]), float(content["longitude"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        return None
     return LocationPart(
-        latitude=float(content["latitude"]),
-        longitude=float(content["longitude"]),
-        name=content.get("name"),
-        address=content.get("address"),
+        latitude=latitude,
+        longitude=longitude,
+        name=_text(content.get("name")) or None,
+        address=_text(content.get("address")) or None,
     )
 
 
 def _interactive(content: dict[str, Any]) -> Part:
-    reply = content.get("button_reply") or content.get("list_reply")
+    reply = _object(content.get("button_reply")) or _object(content.get("list_reply"))
     if reply:
-        return ChoiceReplyPart(choice_id=str(reply.get("id", "")), label=reply.get("title", ""))
+        return ChoiceReplyPart(choice_id=_text(reply.get("id")), label=_text(reply.get("title")))
     # nfm_reply (WhatsApp Flows) and future interactive replies keep their raw content.
-    return DataPart(content.get("type", "interactive"), content)
+    return DataPart(_text(content.get("type")) or "interactive", content)
 
 
 def _fields(
@@ -162,15 +202,15 @@ def _fields(
     profile_name: str | None,
 ) -> dict[str, Any]:
     """Twilio's field names for the same facts, so flows written for Twilio WhatsApp run here."""
-    business = metadata.get("display_phone_number")
+    business = _text(metadata.get("display_phone_number"))
     fields: dict[str, Any] = {
         "Body": text_of(parts),
         "From": f"whatsapp:{number}" if number else str(user_id or ""),
-        "To": f"whatsapp:{to_e164(str(business))}" if business else "",
-        "MessageSid": message.get("id", ""),
+        "To": f"whatsapp:{to_e164(business)}" if business else "",
+        "MessageSid": _text(message.get("id")),
         "ProfileName": profile_name or "",
-        "WaId": str(message.get("from") or ""),
-        "MessageType": message.get("type", ""),
+        "WaId": _text(message.get("from")),
+        "MessageType": _text(message.get("type")),
         "NumMedia": str(sum(1 for p in parts if isinstance(p, MediaPart))),
     }
     if user_id:
@@ -186,9 +226,9 @@ def _fields(
                 fields["Address"] = part.address
         elif isinstance(part, DataPart) and part.data_kind == "referral":
             fields["Referral"] = part.data
-    context = message.get("context") or {}
-    if context.get("id"):
-        fields["OriginalRepliedMessageSid"] = context["id"]
+    context = _object(message.get("context"))
+    if _text(context.get("id")):
+        fields["OriginalRepliedMessageSid"] = _text(context["id"])
     if context.get("forwarded"):
         fields["Forwarded"] = "true"
     if context.get("frequently_forwarded"):
@@ -199,18 +239,18 @@ def _fields(
 def _timestamp(raw: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(raw), tz=UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, OSError):  # OverflowError, OSError: far years
         return None
 
 
 def _status(status: dict[str, Any]) -> StatusUpdate:
-    errors = status.get("errors") or []
+    errors = _objects(status.get("errors"))
     first = errors[0] if errors else {}
-    state = str(status.get("status", "")).lower()
+    state = _text(status.get("status")).lower()
     return StatusUpdate(
-        provider_message_id=str(status.get("id", "")),
+        provider_message_id=_text(status.get("id")),
         status=_STATUS_ALIASES.get(state, state),
-        error_code=str(first["code"]) if "code" in first else None,
-        error=first.get("title") or first.get("message"),
+        error_code=_text(first.get("code")) or None,
+        error=_text(first.get("title")) or _text(first.get("message")) or None,
         raw=status,
     )

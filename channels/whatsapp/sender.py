@@ -72,9 +72,14 @@ class WhatsAppSender:
                     status="failed",
                     error=answer.error,
                     error_code=answer.error_code,
+                    store_at_once=bool(wamids),
                 )
             wamids.extend(str(m["id"]) for m in answer.get("messages") or [] if "id" in m)
-        return SendOutcome(ok=True, provider_message_ids=tuple(wamids), status="accepted")
+        # The Graph API has no way to list what was sent, so a lost answer cannot be checked
+        # after a crash: it is stored at once (see SendOutcome.store_at_once, docs/channels.md).
+        return SendOutcome(
+            ok=True, provider_message_ids=tuple(wamids), status="accepted", store_at_once=True
+        )
 
     async def mark_read(self, phone_number_id: str, wamid: str) -> bool:
         """Mark an inbound message as read (blue ticks); True when Meta accepted it."""

@@ -13,7 +13,7 @@ from server.agents.links import ChannelLink, CustomerLinks
 from server.store import Store, sessions
 from server.web.app_hub import AppHub
 from server.web.app_state import AppState
-from server.web.webchat import WebchatHub
+from server.web.webchat_hub import WebchatHub
 
 # The web chat read mark an agent's reads move (visitors' is ``sessions.VISITOR_READER``).
 AGENT_READER = "agent"

@@ -14,6 +14,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from channels.untrusted import BadJSON, loads
+
 VERSION = 1
 SCHEMAS = Path(__file__).parent / "schemas"
 MAX_FRAME_CHARS = 64 * 1024
@@ -46,9 +48,9 @@ def parse(raw: str) -> dict[str, Any]:
     if len(raw) > MAX_FRAME_CHARS:
         raise FrameError("too_large", f"frames are limited to {MAX_FRAME_CHARS} characters")
     try:
-        frame = json.loads(raw)
-    except ValueError as exc:
-        raise FrameError("invalid_json", f"not JSON: {exc}") from None
+        frame = loads(raw, max_length=MAX_FRAME_CHARS)
+    except BadJSON as problem:
+        raise FrameError("invalid_json", f"the frame {problem}") from None
     if not isinstance(frame, dict):
         raise FrameError("invalid_frame", "a frame is a JSON object")
     kind = frame.get("type")

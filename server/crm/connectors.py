@@ -21,7 +21,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from server.engine.effects import HttpRequest
-from server.runtime.http_client import FlowHttpClient
+from server.runtime.http_client import MAX_RESPONSE_BYTES, FlowHttpClient
 from server.store import Store
 from server.store.schema import contacts, identities
 
@@ -106,6 +106,8 @@ class RestConnector:
             return None
         if outcome.status_code is None or not 200 <= outcome.status_code < 300:
             raise CrmError(f"CRM answered {outcome.status_code}")
+        if outcome.truncated:  # the cut JSON would only fail to parse: say why
+            raise CrmError(f"CRM answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB")
         try:
             body = json.loads(outcome.body)
         except ValueError as exc:

@@ -179,12 +179,16 @@ class _FlowChecker:
             )
         elif widget is None:
             self.issue(name, None, f"unknown widget type {kind!r}")
-        if widget is not None:
-            self.check_properties(name, props, widget.properties_schema)
-        events = widget.events_for(props) if widget is not None else ()
+        props_valid = widget is not None and self.check_properties(
+            name, props, widget.properties_schema
+        )
+        # Events that depend on the properties (bot-triage's intents) are read only from
+        # properties their schema accepted: a malformed intent is reported above, not a crash.
+        known_events = widget is not None and (props_valid or widget.dynamic_events is None)
+        events = widget.events_for(props) if widget is not None and known_events else ()
         for index, transition in enumerate(state.get("transitions", [])):
             where = f"transitions[{index}]"
-            if widget is not None and transition["event"] not in events:
+            if widget is not None and known_events and transition["event"] not in events:
                 self.issue(
                     name,
                     f"{where}.event",
@@ -195,18 +199,21 @@ class _FlowChecker:
             if target and target not in self.names:
                 self.issue(name, f"{where}.next", f"names no state: {target!r}")
             self.check_conditions(name, kind, where, transition)
-        if widget is not None and widget.dynamic_events is not None:
+        if widget is not None and props_valid and widget.dynamic_events is not None:
             wired = {t["event"] for t in state.get("transitions", [])}
             for event in widget.dynamic_events(props):
                 if event not in wired:
                     self.issue(name, "transitions", f"event {event!r} has no transition")
         self.check_templates(name, props)
 
-    def check_properties(self, name: str, props: dict[str, Any], schema: dict[str, Any]) -> None:
+    def check_properties(self, name: str, props: dict[str, Any], schema: dict[str, Any]) -> bool:
+        """Report what the widget's schema refuses; whether it accepted the properties."""
         validator = Draft202012Validator(schema)
-        for error in sorted(validator.iter_errors(props), key=_error_order):
+        errors = sorted(validator.iter_errors(props), key=_error_order)
+        for error in errors:
             prop, message = _describe(error, list(error.absolute_path))
             self.issue(name, prop, message)
+        return not errors
 
     def check_conditions(
         self, name: str, kind: str, where: str, transition: dict[str, Any]

@@ -24,6 +24,11 @@ DUPLICATES = Counter(
     ["channel"],
     registry=REGISTRY,
 )
+INBOUND_BACKLOG = Gauge(
+    "threadline_inbound_backlog",
+    "Inbound messages stored and acknowledged that wait for their conversation's flow.",
+    registry=REGISTRY,
+)
 FLOW_STEP_SECONDS = Histogram(
     "threadline_flow_step_seconds",
     "Time to apply one event to an execution in the engine (no I/O).",

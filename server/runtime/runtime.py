@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from channels.base import Sender, SendOutcome
+from channels.base import SendCheckFailed, Sender, SendOutcome
 from server.engine import CompiledFlow, Execution, new_context, step
 from server.engine import effects as fx
 from server.engine.events import DeliveryFailed, Event, InboundMessage, Result, Start, TimerFired
@@ -28,9 +28,17 @@ from server.runtime.http_client import FlowHttpClient
 from server.runtime.rows import conversation_model, message_model
 from server.runtime.serial import SerialExecutor
 from server.runtime.timers import TimerScheduler
+from server.runtime.work_gate import DEFAULT_FLOW_CONCURRENCY, WorkGate
 from server.store import Store, ops
 from server.store.ops import Row, StaleExecution
 from server.store.writes import Ingested, OutboundDraft, StepWrite
+
+# Recorded provider ids of a conversation's messages this long before an in-doubt send's intent
+# are not taken for it when the provider is asked whether it went out.
+SEND_CHECK_WINDOW_SECONDS = 120.0
+# Asking a provider that is unreachable again: first after this long, doubling up to the max.
+SEND_CHECK_RETRY_SECONDS = 1.0
+SEND_CHECK_MAX_RETRY_SECONDS = 60.0
 
 # How often, and how far apart, a status callback looks for a message it may have overtaken.
 STATUS_LOOKUPS = 5
@@ -65,12 +73,13 @@ class Runtime:
         http: FlowHttpClient,
         *,
         default_flow: str = "greeting",
+        flow_concurrency: int = DEFAULT_FLOW_CONCURRENCY,
     ) -> None:
         self.store = store
         self.flows = flows
         self.http = http
         self.default_flow = default_flow
-        self.serial = SerialExecutor()
+        self.serial = SerialExecutor(WorkGate(flow_concurrency))
         self.active = ActiveExecutions()
         self.timers = TimerScheduler(store, self._fire_timer)
         self.senders: dict[str, Sender] = {}
@@ -81,6 +90,13 @@ class Runtime:
         self.inbound_rewriters: list[InboundRewriter] = []
         self.activity_listeners: list[ActivityListener] = []
         self._busy: dict[str, int] = {}
+        # Inbound messages that arrived while their conversation's flow was between widgets
+        # that read messages (sending its last reply, waiting on an HTTP call): oldest first per
+        # conversation. They stay unhandled in the store and are offered again after every step
+        # of that conversation, so each is consumed by a later widget or starts the next
+        # execution, never dropped.
+        self._deferred: dict[str, list[str]] = {}
+        self._replaying: set[str] = set()
         # Conversations handed to agents get their inbound messages here instead of the flow.
         self.agent_inbound: MessageListener | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -106,13 +122,17 @@ class Runtime:
         task.add_done_callback(self._tasks.discard)
 
     async def _recover(self) -> None:
-        """Resume what a crash interrupted: unhandled inbound messages and unsent outbox rows."""
-        for row in await self.store.unhandled_inbound():
-            self.dispatch_inbound(row["conversation_id"], row["id"])
-        for row in await self.store.unsent_outbound():
-            conversation = await self.store.conversation(row["conversation_id"])
-            if conversation is not None:
-                self.spawn(self._deliver(conversation, row))
+        """Resume what a crash interrupted: unhandled inbound messages and outbox rows with no
+        recorded answer. Those may have reached the provider before the crash: they are
+        delivered ``in_doubt`` (looked up at the provider first where it can be asked)."""
+        async for page in self.store.unhandled_inbound():
+            for row in page:
+                self.dispatch_inbound(row["conversation_id"], row["id"])
+        async for page in self.store.unsent_outbound():
+            for row in page:
+                conversation = await self.store.conversation(row["conversation_id"])
+                if conversation is not None:
+                    self.spawn(self._deliver(conversation, row, in_doubt=True))
 
     # --- inbound --------------------------------------------------------------------------
 
@@ -123,6 +143,9 @@ class Runtime:
             metrics.DUPLICATES.labels(envelope.channel).inc()
             return ingested
         metrics.INBOUND.labels(envelope.channel).inc()
+        # Shown (the customer's own echo, an agent watching) as soon as it is stored, not when
+        # its flow gets to it: under load the flow work waits its turn behind the gate.
+        await self._notify(ingested.conversation, ingested.message)
         self.dispatch_inbound(
             ingested.conversation["id"],
             ingested.message["id"],
@@ -144,9 +167,11 @@ class Runtime:
         ``new_conversation``: the message opened the conversation, so no flow runs on it yet."""
 
         async def job() -> None:
+            metrics.INBOUND_BACKLOG.dec()
             async with self.working(conversation_id):
                 await self._handle_inbound(conversation_id, message_id, rows, new_conversation)
 
+        metrics.INBOUND_BACKLOG.inc()
         return self.serial.submit(conversation_id, job)
 
     @contextlib.asynccontextmanager
@@ -184,13 +209,28 @@ class Runtime:
             message = await self.store.message(message_id)
             if conversation is None or message is None:
                 return
+            await self._notify(conversation, message)  # recovered: shown again after a restart
         else:
             conversation, message = rows
             if not self._row_still_current(conversation, new_conversation):
                 conversation = await self.store.conversation(conversation_id) or conversation
-        await self._notify(conversation, message)
-        if await self._to_agent(conversation, message):
+        waiting = self._deferred.get(conversation_id)
+        if waiting:
+            # Earlier messages still wait for the flow: this one queues behind them, in order.
+            waiting.append(message_id)
             return
+        if not await self._consume_inbound(conversation, message, new_conversation):
+            self._deferred.setdefault(conversation_id, []).append(message_id)
+
+    async def _consume_inbound(
+        self, conversation: Row, message: Row, new_conversation: bool = False
+    ) -> bool:
+        """Give a stored inbound message to whoever handles the conversation now: an agent, its
+        flow's deepest active execution, or a new execution. False when the active execution
+        is at a widget that takes no message (the message waits for its next step)."""
+        conversation_id, message_id = conversation["id"], message["id"]
+        if await self._to_agent(conversation, message):
+            return True
         fields = dict(message["fields"] or {"Body": message["text"]})
         for rewrite in self.inbound_rewriters:
             fields = await rewrite(conversation, message, fields)
@@ -198,20 +238,44 @@ class Runtime:
             if attempt:  # another node moved the conversation on: it may be an agent's now
                 conversation = await self.store.conversation(conversation_id) or conversation
                 if await self._to_agent(conversation, message):
-                    return
+                    return True
             try:
-                await self._step_inbound(
+                return await self._step_inbound(
                     conversation,
                     message_id,
                     fields,
                     fresh=attempt > 0,
                     empty=new_conversation and attempt == 0,
                 )
-                return
             except StaleExecution:
                 self.active.forget(conversation_id)
                 if attempt == STALE_RETRIES - 1:
                     raise
+        return True  # not reached: the last attempt returns or raises
+
+    async def _replay_deferred(self, conversation_id: str) -> None:
+        """Offer a conversation's waiting messages again, oldest first, after one of its steps;
+        stop at the first one the flow still does not take."""
+        if conversation_id in self._replaying:
+            return  # a step taken by the replay itself: the replay's loop goes on
+        self._replaying.add(conversation_id)
+        try:
+            while waiting := self._deferred.get(conversation_id):
+                conversation = await self.store.conversation(conversation_id)
+                message = await self.store.message(waiting[0])
+                if conversation is not None and message is not None:
+                    try:
+                        if not await self._consume_inbound(conversation, message):
+                            return
+                    except Exception:
+                        # It stays unhandled in the store (offered again after a restart);
+                        # the messages behind it must not wait on it.
+                        log.exception("waiting message %s failed", waiting[0])
+                waiting.pop(0)
+                if not waiting:
+                    self._deferred.pop(conversation_id, None)
+        finally:
+            self._replaying.discard(conversation_id)
 
     async def _to_agent(self, conversation: Row, message: Row) -> bool:
         """Hand the message to the agents area if an agent has the conversation."""
@@ -249,8 +313,9 @@ class Runtime:
         *,
         fresh: bool,
         empty: bool = False,
-    ) -> None:
-        """Step the conversation's deepest active execution with a message, or start its flow.
+    ) -> bool:
+        """Step the conversation's deepest active execution with a message, or start its flow;
+        False when the execution's current widget takes no message (nothing is stored then).
 
         ``empty``: the conversation was opened by this message, so it has no execution to read.
         """
@@ -266,11 +331,11 @@ class Runtime:
                     "no flow for %s/%s", conversation["channel"], conversation["channel_account"]
                 )
                 await self.store.mark_handled(message_id)
-                return
+                return True
             execution = self.new_execution(flow, conversation, now)
             event: Event = Start("incomingMessage", now, message=fields)
             await self.apply(flow, execution, event, conversation, created=True, handled=message_id)
-            return
+            return True
         flow = await self.flows.version(execution.flow_sid, execution.flow_version)
         if flow is None:
             log.error(
@@ -280,8 +345,8 @@ class Runtime:
                 execution.id,
             )
             await self.store.mark_handled(message_id)
-            return
-        await self.apply(
+            return True
+        return await self.apply(
             flow,
             execution,
             InboundMessage(fields, now),
@@ -344,6 +409,8 @@ class Runtime:
         """Step the engine, commit everything the step changed, then perform its effects.
 
         ``deepest``: ``execution`` is the conversation's deepest active one (new executions are).
+        ``handled``: the inbound message the event carries; stored as handled with the step. A
+        message the execution does not take is left unhandled for the caller to keep.
         Raises ``StaleExecution`` when another writer moved the execution on since it was read.
         """
         started = time.perf_counter()
@@ -351,8 +418,6 @@ class Runtime:
         metrics.FLOW_STEP_SECONDS.observe(time.perf_counter() - started)
         consumed_timer = event.timer_id if isinstance(event, TimerFired) else None
         if not result.handled and not created:
-            if handled:
-                await self.store.mark_handled(handled)
             if consumed_timer:
                 await self.store.delete_timer(consumed_timer)
             if sent is not None:
@@ -408,6 +473,8 @@ class Runtime:
             await self._start_subflow(stored, subflow, conversation)
         if stored.status != ACTIVE and stored.parent_id:
             self._return_to_parent(stored)
+        if conversation["id"] in self._deferred:
+            await self._replay_deferred(conversation["id"])
         return True
 
     async def _start_subflow(
@@ -550,6 +617,7 @@ class Runtime:
             "status_code": outcome.status_code,
             "content_type": outcome.content_type,
             "body": outcome.body,
+            "truncated": outcome.truncated,
         }
         return Result(effect.request_id, time.time(), outcome.ok, data, outcome.error)
 
@@ -563,17 +631,24 @@ class Runtime:
         data = await handler(dict(effect.payload))
         return Result(effect.request_id, time.time(), True, data)
 
-    async def _deliver(self, conversation: Row, message: Row) -> None:
-        """Hand an outbox row to its channel, record the outcome, tell the waiting widget."""
+    async def _deliver(self, conversation: Row, message: Row, *, in_doubt: bool = False) -> None:
+        """Hand an outbox row to its channel, record the outcome, tell the waiting widget.
+
+        The row was committed before this runs: it is the send's recorded intent. ``in_doubt``:
+        the row is from before a crash, so the provider may already have it.
+        """
         await self._notify(conversation, message)
         sender = self.senders.get(conversation["channel"])
         if sender is None:
             outcome = SendOutcome(False, error=f"no sender for channel {conversation['channel']}")
         else:
             try:
-                outcome = await sender.send(
-                    conversation_model(conversation), message_model(message)
-                )
+                if in_doubt:
+                    outcome = await self._send_unless_sent(sender, conversation, message)
+                else:
+                    outcome = await sender.send(
+                        conversation_model(conversation), message_model(message)
+                    )
             except Exception as exc:
                 log.exception("send on %s failed", conversation["channel"])
                 outcome = SendOutcome(False, error=str(exc) or type(exc).__name__)
@@ -585,20 +660,54 @@ class Runtime:
         )
         metrics.OUTBOUND.labels(conversation["channel"], "ok" if outcome.ok else "failed").inc()
         request_id = message["request_id"]
-        if not request_id:
+        if not request_id or outcome.store_at_once:
             await self.store.mark_sent(message["id"], values)
-            return
+            if not request_id:
+                return
+            sent = None
+        else:
+            # The provider's answer is stored with the step it feeds: one commit, not two.
+            sent = (message["id"], values)
         result = Result(
             request_id, time.time(), outcome.ok, {"message_id": message["id"]}, outcome.error
         )
-        # The provider's answer is stored with the step it feeds: one commit, not two.
         self.feed(
             conversation["id"],
             execution_of(request_id),
             result,
-            sent=(message["id"], values),
+            sent=sent,
             conversation=conversation,
         )
+
+    async def _send_unless_sent(
+        self, sender: Sender, conversation: Row, message: Row
+    ) -> SendOutcome:
+        """Send a message from before a crash, unless the provider says it already has it. A
+        provider that cannot be asked right now is asked again, backing off, until it answers:
+        sending without asking could send twice."""
+        check = getattr(sender, "send_unless_sent", None)
+        if check is None:  # a push to our own sockets (web chat, app): repeating it is harmless
+            return await sender.send(conversation_model(conversation), message_model(message))
+        intended_at = float(message["created_at"])
+        known = await self.store.provider_ids_since(
+            conversation["id"], intended_at - SEND_CHECK_WINDOW_SECONDS
+        )
+        delay = SEND_CHECK_RETRY_SECONDS
+        while True:
+            try:
+                outcome: SendOutcome = await check(
+                    conversation_model(conversation), message_model(message), intended_at, known
+                )
+                return outcome
+            except SendCheckFailed as exc:
+                log.warning(
+                    "cannot check whether %s was sent (%s); asking again in %g s",
+                    message["id"],
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SEND_CHECK_MAX_RETRY_SECONDS)
 
     async def apply_status(
         self, provider_message_id: str, status: str, error_code: str | None, error: str | None

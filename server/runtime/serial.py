@@ -12,13 +12,17 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from server.runtime.work_gate import WorkGate
+
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[Any]]
 
 
 class SerialExecutor:
-    def __init__(self) -> None:
+    def __init__(self, gate: WorkGate | None = None) -> None:
+        # Bounds how many keys run a job at the same time (None: no bound).
+        self.gate = gate
         self._queues: dict[str, deque[tuple[Job, asyncio.Future[Any]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -38,7 +42,11 @@ class SerialExecutor:
             while queue:
                 job, future = queue.popleft()
                 try:
-                    result = await job()
+                    if self.gate is None:
+                        result = await job()
+                    else:
+                        async with self.gate.slot():
+                            result = await job()
                 except Exception as exc:
                     log.exception("job for %s failed", key)
                     if not future.done():

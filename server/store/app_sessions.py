@@ -1,8 +1,10 @@
 """App sessions and uploads: tables and the operations the app API needs.
 
 A session is a bearer token an app keeps for one user on one device; only its sha256 is stored.
-The same user id always maps to the same contact (identity ``app:<user id>``) and to its open
-conversation on that app, whichever device it comes from.
+The same user id always maps to the same contact and to its open conversation on that app,
+whichever device it comes from. The contact is found by the user's identity
+(``channels.app.identity``): ``app:<user id>``, verified and shared with other signed apps, when
+the app signed the user id; ``app_unsigned:<app id>:<user id>``, this app's alone, when it did not.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from channels.app.identity import SIGNED, user_identity
 from server.model import Identity, new_id
 from server.store.ops import Row
 from server.store.schema import ID, contacts, conversations, events, identities, messages, metadata
@@ -75,13 +78,14 @@ class AppSession:
     contact_id: str
     conversation_id: str
     resumed: bool = True  # whether the user's conversation existed before this session
+    # Whether the user id was signed when the session was made: its contact then holds the
+    # verified ``app:<user id>``. A session is never more verified than the request that made it.
+    signed: bool = False
 
 
-def _session(row: Any, resumed: bool = True) -> AppSession:
-    return AppSession(row.id, row.app_id, row.user_id, row.contact_id, row.conversation_id, resumed)
-
-
-async def _contact_for(conn: AsyncConnection, identity: Identity, now: float) -> str:
+async def _contact_for(
+    conn: AsyncConnection, identity: Identity, now: float, verified: bool
+) -> str:
     row = (
         await conn.execute(
             select(identities.c.contact_id).where(
@@ -102,8 +106,7 @@ async def _contact_for(conn: AsyncConnection, identity: Identity, now: float) ->
             kind=identity.kind,
             value=identity.value,
             contact_id=contact_id,
-            # Verified only when the app signed the user id.
-            verified=False,
+            verified=verified,  # only when the app signed the user id
             created_at=now,
         )
     )
@@ -124,14 +127,8 @@ async def create_session(
     now = time.time()
 
     async def op(conn: AsyncConnection) -> AppSession:
-        identity = Identity("app", user_id)
-        contact_id = await _contact_for(conn, identity, now)
-        if verified:
-            await conn.execute(
-                update(identities)
-                .where(identities.c.kind == identity.kind, identities.c.value == identity.value)
-                .values(verified=True)
-            )
+        identity = user_identity(app_id, user_id, signed=verified)
+        contact_id = await _contact_for(conn, identity, now, verified)
         conversation, created = await open_conversation(
             conn,
             contact_id=contact_id,
@@ -164,19 +161,35 @@ async def create_session(
                 last_seen_at=now,
             )
         )
-        return AppSession(session_id, app_id, user_id, contact_id, conversation["id"], not created)
+        return AppSession(
+            session_id, app_id, user_id, contact_id, conversation["id"], not created, verified
+        )
 
     return token, await store.write(op)
 
 
+# A session is signed when its contact holds the verified ``app:<user id>`` of its user.
+_SIGNED_USER = (
+    (identities.c.kind == SIGNED)
+    & (identities.c.value == app_sessions.c.user_id)
+    & (identities.c.contact_id == app_sessions.c.contact_id)
+    & identities.c.verified.is_(True)
+)
+
+
 async def session_for_token(store: Store, token: str) -> AppSession | None:
+    query = (
+        select(app_sessions, identities.c.verified.label("signed"))
+        .outerjoin(identities, _SIGNED_USER)
+        .where(app_sessions.c.token_hash == token_hash(token))
+    )
     async with store.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(app_sessions).where(app_sessions.c.token_hash == token_hash(token))
-            )
-        ).first()
-    return _session(row) if row is not None else None
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return AppSession(
+        row.id, row.app_id, row.user_id, row.contact_id, row.conversation_id, True, bool(row.signed)
+    )
 
 
 async def follow_conversation(store: Store, session_id: str, conversation_id: str) -> None:

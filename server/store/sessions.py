@@ -1,29 +1,39 @@
-"""Web chat sessions: a bearer token the browser keeps, mapped to a visitor and a conversation.
+"""Web chat sessions: a bearer token the browser keeps, naming a visitor and, once stored, the
+visitor's contact and conversation.
+
+Nothing is stored when a socket opens. A new token is signed (``server.web.webchat_tokens``) and
+names its visitor, account and signed-in user, so a socket that never writes leaves no row and
+its token still brings the same visitor back. The contact, its identities, the conversation and
+the session row are stored together when the visitor first writes (``webchat_visitors``: a
+message, a pre-chat answer, opening a greeting account's chat); until then the session's
+``conversation_id`` is None. A token whose rows exist (or a random token of an earlier release)
+is resumed from its row.
 
 A session is anonymous, or opened for an app user (``Threadline.identify``, verified by the web
-layer): such a session carries the user id, and its contact has the identity ``app:<user id>``.
-A token of one user never opens another user's conversation.
+layer): such a session carries the user id, and its contact has the verified identity
+``app:<user id>``. A token of one user never opens another user's conversation.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from channels.app.identity import SIGNED as SIGNED_APP_USER
 from server.model import Identity, new_id
 from server.store.schema import contacts, conversations, identities, webchat_sessions
 from server.store.store import Store
 from server.store.webchat_tables import webchat_reads, webchat_users
-from server.store.writes import merge_contact_attributes, open_conversation
+from server.store.writes import merge_contact_attributes, open_key
 
 CHANNEL = "webchat"
-APP_IDENTITY = "app"
+APP_IDENTITY = SIGNED_APP_USER  # one signed-in user, on the web chat and in signed apps alike
+VISITOR_IDENTITY = "webchat"
 VISITOR_READER = "visitor"
 
 
@@ -32,29 +42,61 @@ def token_hash(token: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SignedVisitor:
+    """What a signed token names: enough to store the visitor's rows once they write."""
+
+    visitor_id: str
+    account: str
+    user_id: str | None
+
+
+class SessionTokens(Protocol):
+    """Issues and reads signed tokens (``server.web.webchat_tokens``)."""
+
+    def issue(self, visitor_id: str, account: str, user_id: str | None) -> str: ...
+
+    def read(self, token: str) -> SignedVisitor | None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class WebchatSession:
     token: str
     visitor_id: str
-    contact_id: str
-    conversation_id: str
+    contact_id: str | None  # None until the visitor's rows are stored
+    conversation_id: str | None  # None until the visitor's first message opens it
     account: str
     acked_seq: int
-    resumed: bool
+    resumed: bool  # the token the socket brought was accepted
     user_id: str | None = None
     last_seq: int = 0  # the highest seq stored on the conversation when the session opened
     read_seq: int = 0  # the highest seq the visitor has read
-    new_conversation: bool = False
+    new_conversation: bool = False  # the conversation is not the one the token knew
+    stored: bool = False  # the token has its session row
 
 
-async def _insert_identity(conn: AsyncConnection, identity: Identity, contact_id: str) -> None:
-    exists = (
+async def identity_owner(conn: AsyncConnection, kind: str, value: str) -> str | None:
+    """The contact that holds an identity."""
+    owner = (
         await conn.execute(
             select(identities.c.contact_id).where(
-                identities.c.kind == identity.kind, identities.c.value == identity.value
+                identities.c.kind == kind, identities.c.value == value
             )
         )
-    ).first()
-    if exists is None:
+    ).scalar()
+    return str(owner) if owner is not None else None
+
+
+async def _open_conversation_of(conn: AsyncConnection, account: str, visitor_id: str) -> str | None:
+    """The id of the visitor's open conversation on the account, if there is one."""
+    key = open_key(CHANNEL, account, visitor_id)
+    found = (
+        await conn.execute(select(conversations.c.id).where(conversations.c.open_key == key))
+    ).scalar()
+    return str(found) if found is not None else None
+
+
+async def insert_identity(conn: AsyncConnection, identity: Identity, contact_id: str) -> None:
+    if await identity_owner(conn, identity.kind, identity.value) is None:
         await conn.execute(
             insert(identities).values(
                 kind=identity.kind,
@@ -66,7 +108,7 @@ async def _insert_identity(conn: AsyncConnection, identity: Identity, contact_id
         )
 
 
-async def _conversation_numbers(conn: AsyncConnection, conversation_id: str) -> tuple[int, int]:
+async def conversation_numbers(conn: AsyncConnection, conversation_id: str) -> tuple[int, int]:
     """(last stored seq, visitor's read seq) of a conversation."""
     next_seq = (
         await conn.execute(
@@ -84,77 +126,44 @@ async def _conversation_numbers(conn: AsyncConnection, conversation_id: str) -> 
     return int(next_seq) - 1, int(read or 0)
 
 
-async def _create(
-    conn: AsyncConnection,
-    account: str,
-    *,
-    contact_id: str | None = None,
-    visitor_id: str | None = None,
-    user_id: str | None = None,
+def _new_visitor(tokens: SessionTokens, account: str) -> WebchatSession:
+    """A visitor never seen: a token, nothing else (nothing read, nothing stored)."""
+    visitor_id = new_id("WV")
+    token = tokens.issue(visitor_id, account, None)
+    return WebchatSession(token, visitor_id, None, None, account, 0, False)
+
+
+async def _unstored(
+    store: Store, token: str, visitor: SignedVisitor, *, resumed: bool
 ) -> WebchatSession:
-    token = secrets.token_urlsafe(32)
-    visitor_id = visitor_id or new_id("WV")
-    now = time.time()
-    if contact_id is None:
-        contact_id = new_id("CT")
-        await conn.execute(
-            insert(contacts).values(
-                id=contact_id, display_name=None, attributes={}, created_at=now, updated_at=now
-            )
+    """A session whose token has no row: what the visitor (or signed-in user) already has, read.
+
+    A signed-in user on a new browser gets their contact and open conversation back this way
+    without a row being written; the row comes with their first message.
+    """
+    async with store.engine.connect() as conn:
+        contact_id = (
+            await identity_owner(conn, APP_IDENTITY, visitor.user_id) if visitor.user_id else None
         )
-    await _insert_identity(conn, Identity("webchat", visitor_id), contact_id)
-    if user_id is not None:
-        await _insert_identity(conn, Identity(APP_IDENTITY, user_id), contact_id)
-    conversation, created = await open_conversation(
-        conn, contact_id=contact_id, channel=CHANNEL, account=account, address=visitor_id, now=now
-    )
-    await conn.execute(
-        insert(webchat_sessions).values(
-            token_hash=token_hash(token),
-            visitor_id=visitor_id,
-            contact_id=contact_id,
-            conversation_id=conversation["id"],
-            channel_account=account,
-            acked_seq=0,
-            created_at=now,
-            last_seen_at=now,
-        )
-    )
-    if user_id is not None:
-        await conn.execute(
-            insert(webchat_users).values(
-                token_hash=token_hash(token),
-                user_id=user_id,
-                channel_account=account,
-                visitor_id=visitor_id,
-                linked_at=now,
-            )
-        )
-    last_seq, read_seq = await _conversation_numbers(conn, conversation["id"])
+        contact_id = contact_id or await identity_owner(conn, VISITOR_IDENTITY, visitor.visitor_id)
+        conversation_id = await _open_conversation_of(conn, visitor.account, visitor.visitor_id)
+        numbers = await conversation_numbers(conn, conversation_id) if conversation_id else (0, 0)
     return WebchatSession(
         token,
-        visitor_id,
+        visitor.visitor_id,
         contact_id,
-        conversation["id"],
-        account,
+        conversation_id,
+        visitor.account,
         0,
-        False,
-        user_id,
-        last_seq,
-        read_seq,
-        created,
+        resumed,
+        visitor.user_id,
+        *numbers,
     )
-
-
-async def create_session(store: Store, account: str) -> WebchatSession:
-    async def op(conn: AsyncConnection) -> WebchatSession:
-        return await _create(conn, account)
-
-    return await store.write(op)
 
 
 async def resume_session(store: Store, token: str) -> WebchatSession | None:
-    """The session of ``token``, on the visitor's open conversation (a new one if it was closed)."""
+    """The stored session of ``token``, on the visitor's open conversation (None if it closed:
+    the next message opens a new one)."""
     digest = token_hash(token)
     now = time.time()
 
@@ -166,45 +175,49 @@ async def resume_session(store: Store, token: str) -> WebchatSession | None:
         ).first()
         if row is None:
             return None
-        conversation, created = await open_conversation(
-            conn,
-            contact_id=row.contact_id,
-            channel=CHANNEL,
-            account=row.channel_account,
-            address=row.visitor_id,
-            now=now,
-        )
-        acked = 0 if created else row.acked_seq
+        conversation_id = await _open_conversation_of(conn, row.channel_account, row.visitor_id)
+        # Another tab may have opened a new conversation after the token's one closed.
+        moved = conversation_id is not None and conversation_id != row.conversation_id
+        values: dict[str, Any] = {"last_seen_at": now}
+        if moved:
+            values.update(conversation_id=conversation_id, acked_seq=0)
         await conn.execute(
-            update(webchat_sessions)
-            .where(webchat_sessions.c.token_hash == digest)
-            .values(conversation_id=conversation["id"], last_seen_at=now, acked_seq=acked)
+            update(webchat_sessions).where(webchat_sessions.c.token_hash == digest).values(values)
         )
         user_id = (
             await conn.execute(
                 select(webchat_users.c.user_id).where(webchat_users.c.token_hash == digest)
             )
         ).scalar()
-        last_seq, read_seq = await _conversation_numbers(conn, conversation["id"])
+        numbers = await conversation_numbers(conn, conversation_id) if conversation_id else (0, 0)
         return WebchatSession(
             token,
             row.visitor_id,
             row.contact_id,
-            conversation["id"],
+            conversation_id,
             row.channel_account,
-            acked,
+            row.acked_seq if conversation_id is not None and not moved else 0,
             True,
             user_id,
-            last_seq,
-            read_seq,
-            created,
+            *numbers,
+            new_conversation=moved,
+            stored=True,
         )
 
     return await store.write(op)
 
 
+async def _presented(store: Store, tokens: SessionTokens, token: str) -> WebchatSession | None:
+    """The session a token names: from its row, else from its signature; None if neither."""
+    stored = await resume_session(store, token)
+    if stored is not None:
+        return stored
+    visitor = tokens.read(token)
+    return await _unstored(store, token, visitor, resumed=True) if visitor is not None else None
+
+
 async def open_session(
-    store: Store, token: str | None, account: str, user_id: str | None
+    store: Store, tokens: SessionTokens, token: str | None, account: str, user_id: str | None
 ) -> tuple[WebchatSession, bool]:
     """The session a connecting browser gets, and whether its token was unknown.
 
@@ -212,37 +225,41 @@ async def open_session(
     resumed only when it belongs to the same user; an anonymous token is linked to the user when
     that user has no contact yet (the visitor signed in mid-chat); anything else opens the user's
     own session (their latest visitor, so their conversation follows them between browsers).
+    Writes nothing, except to a session that has its row (when it is resumed or linked).
     """
-    session = await resume_session(store, token) if token else None
-    unknown = bool(token) and session is None
-    if session is not None and session.user_id == user_id:
-        return session, unknown
+    presented = await _presented(store, tokens, token) if token else None
+    unknown = bool(token) and presented is None
+    if presented is not None and presented.user_id == user_id:
+        return presented, unknown
     if user_id is None:
-        return await create_session(store, account), unknown
-    assert user_id is not None
-    linked = await _link_anonymous(store, session, user_id) if session is not None else None
+        return _new_visitor(tokens, account), unknown
+    linked = await _link_anonymous(store, tokens, presented, user_id) if presented else None
     if linked is not None:
         return linked, unknown
-    return await _session_for_user(store, account, user_id), unknown
+    return await _session_for_user(store, tokens, account, user_id), unknown
 
 
 async def _link_anonymous(
-    store: Store, session: WebchatSession, user_id: str
+    store: Store, tokens: SessionTokens, session: WebchatSession, user_id: str
 ) -> WebchatSession | None:
     if session.user_id is not None:
         return None
+    if not session.stored:
+        # Nothing stored yet: the same visitor goes on, signed in, under a token that says so.
+        async with store.engine.connect() as conn:
+            owner = await identity_owner(conn, APP_IDENTITY, user_id)
+        if owner is not None and owner != session.contact_id:
+            return None
+        visitor = SignedVisitor(session.visitor_id, session.account, user_id)
+        token = tokens.issue(visitor.visitor_id, visitor.account, user_id)
+        return await _unstored(store, token, visitor, resumed=True)
 
     async def op(conn: AsyncConnection) -> bool:
-        owner = (
-            await conn.execute(
-                select(identities.c.contact_id).where(
-                    identities.c.kind == APP_IDENTITY, identities.c.value == user_id
-                )
-            )
-        ).scalar()
+        owner = await identity_owner(conn, APP_IDENTITY, user_id)
         if owner is not None and owner != session.contact_id:
             return False
-        await _insert_identity(conn, Identity(APP_IDENTITY, user_id), session.contact_id)
+        assert session.contact_id is not None  # a stored session has its contact
+        await insert_identity(conn, Identity(APP_IDENTITY, user_id), session.contact_id)
         await conn.execute(
             insert(webchat_users).values(
                 token_hash=token_hash(session.token),
@@ -257,15 +274,11 @@ async def _link_anonymous(
     return replace(session, user_id=user_id) if await store.write(op) else None
 
 
-async def _session_for_user(store: Store, account: str, user_id: str) -> WebchatSession:
-    async def op(conn: AsyncConnection) -> WebchatSession:
-        contact_id = (
-            await conn.execute(
-                select(identities.c.contact_id).where(
-                    identities.c.kind == APP_IDENTITY, identities.c.value == user_id
-                )
-            )
-        ).scalar()
+async def _session_for_user(
+    store: Store, tokens: SessionTokens, account: str, user_id: str
+) -> WebchatSession:
+    """The signed-in user's own session: their latest visitor on this account, or a new one."""
+    async with store.engine.connect() as conn:
         visitor_id = (
             await conn.execute(
                 select(webchat_users.c.visitor_id)
@@ -277,11 +290,9 @@ async def _session_for_user(store: Store, account: str, user_id: str) -> Webchat
                 .limit(1)
             )
         ).scalar()
-        return await _create(
-            conn, account, contact_id=contact_id, visitor_id=visitor_id, user_id=user_id
-        )
-
-    return await store.write(op)
+    visitor = SignedVisitor(visitor_id or new_id("WV"), account, user_id)
+    token = tokens.issue(visitor.visitor_id, account, user_id)
+    return await _unstored(store, token, visitor, resumed=False)
 
 
 async def acknowledge(store: Store, token: str, seq: int) -> None:
@@ -359,24 +370,21 @@ class SessionRef:
 
     token_hash: str
     visitor_id: str
-    contact_id: str
-    conversation_id: str
+    conversation_id: str | None  # None while the visitor has not written
     account: str
 
 
-async def session_by_token(store: Store, token: str) -> SessionRef | None:
+async def session_by_token(store: Store, tokens: SessionTokens, token: str) -> SessionRef | None:
     digest = token_hash(token)
-
-    async def op(conn: AsyncConnection) -> SessionRef | None:
+    async with store.engine.connect() as conn:
         row = (
             await conn.execute(
                 select(webchat_sessions).where(webchat_sessions.c.token_hash == digest)
             )
         ).first()
-        if row is None:
-            return None
-        return SessionRef(
-            digest, row.visitor_id, row.contact_id, row.conversation_id, row.channel_account
-        )
-
-    return await store.write(op)
+    if row is not None:
+        return SessionRef(digest, row.visitor_id, row.conversation_id, row.channel_account)
+    visitor = tokens.read(token)
+    if visitor is None:
+        return None
+    return SessionRef(digest, visitor.visitor_id, None, visitor.account)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.engine.execution import ACTIVE, Execution
@@ -37,6 +37,8 @@ from server.store.sync_writer import SyncWriter
 
 T = TypeVar("T")
 READER_THREADS = 4
+# Rows per read when recovery walks what a crash left unfinished.
+RECOVERY_PAGE = 1000
 
 
 _TOP_ACTIVE = select(executions.c.id, executions.c.data).where(
@@ -194,22 +196,56 @@ class Store:
     async def mark_handled(self, message_id: str) -> None:
         await self.write_sync(partial(ops.mark_handled, message_id=message_id))
 
-    async def unhandled_inbound(self, limit: int = 10_000) -> list[Row]:
-        return await self._all(
-            select(messages.c.id, messages.c.conversation_id)
-            .where(messages.c.handled.is_(False))
-            .order_by(messages.c.created_at)
-            .limit(limit)
-        )
+    async def unhandled_inbound(self) -> AsyncIterator[list[Row]]:
+        """Inbound messages no flow or agent has taken yet, oldest first (by conversation and
+        seq within a moment), in pages: after a crash under load there may be many."""
+        last: tuple[float, str, int] = (-1.0, "", 0)
+        key = (messages.c.created_at, messages.c.conversation_id, messages.c.seq)
+        while True:
+            page = await self._all(
+                select(messages.c.id, messages.c.conversation_id, *key)
+                .where(messages.c.handled.is_(False), tuple_(*key) > tuple_(*last))
+                .order_by(*key)
+                .limit(RECOVERY_PAGE)
+            )
+            if not page:
+                return
+            yield page
+            tail = page[-1]
+            last = (tail["created_at"], tail["conversation_id"], tail["seq"])
 
-    async def unsent_outbound(self, limit: int = 10_000) -> list[Row]:
-        """Outbox rows stored but never handed to a provider (the process died in between)."""
-        return await self._all(
-            select(messages)
-            .where(messages.c.direction == "outbound", messages.c.status == "accepted")
-            .order_by(messages.c.created_at)
-            .limit(limit)
+    async def unsent_outbound(self) -> AsyncIterator[list[Row]]:
+        """Outbox rows stored with no provider's answer recorded (the process died before or
+        during the send), oldest first, in pages."""
+        last: tuple[float, str] = (-1.0, "")
+        key = (messages.c.created_at, messages.c.id)
+        while True:
+            page = await self._all(
+                select(messages)
+                .where(
+                    messages.c.direction == "outbound",
+                    messages.c.status == "accepted",
+                    tuple_(*key) > tuple_(*last),
+                )
+                .order_by(*key)
+                .limit(RECOVERY_PAGE)
+            )
+            if not page:
+                return
+            yield page
+            last = (page[-1]["created_at"], page[-1]["id"])
+
+    async def provider_ids_since(self, conversation_id: str, since: float) -> frozenset[str]:
+        """Provider ids recorded on a conversation's outbound messages created since ``since``."""
+        rows = await self._all(
+            select(messages.c.provider_message_id).where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.direction == "outbound",
+                messages.c.created_at >= since,
+                messages.c.provider_message_id.is_not(None),
+            )
         )
+        return frozenset(str(row["provider_message_id"]) for row in rows)
 
     async def message_by_request(self, request_id: str) -> Row | None:
         return await self._one(select(messages).where(messages.c.request_id == request_id))

@@ -28,7 +28,8 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 
 def serve(fd: int, url: str) -> None:
-    """The child's loop: a batch in, its outcomes out, until the server closes the socket."""
+    """The child's loop: a batch in, its outcomes out, until the server closes the socket or
+    dies."""
     # Ctrl+C in a terminal, or a service manager, signals the whole process group: the server
     # still commits what it holds while it shuts down, so the child stops only when the server
     # closes the socket.
@@ -55,6 +56,11 @@ def serve(fd: int, url: str) -> None:
             ]
             payload = pickle.dumps(outcomes, protocol=pickle.HIGHEST_PROTOCOL)
             sock.sendall(LENGTH.pack(len(payload)) + payload)
+    except ConnectionError:
+        # The server died (killed outright): sending finds the socket closed (BrokenPipeError),
+        # or reading finds it reset because the server left our last outcomes unread
+        # (ConnectionResetError). Either way nobody is left to answer; its end is an EOF's.
+        return
     finally:
         engine.dispose()
         sock.close()

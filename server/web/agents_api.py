@@ -12,6 +12,7 @@ from server.agents.auth import ROLES
 from server.agents.directory import AgentDirectory, LoginTaken
 from server.store.agents import agent_json
 from server.web.auth import bearer, check_admin
+from server.web.bodies import json_body
 from server.web.errors import error
 from server.web.openapi import _json
 
@@ -19,10 +20,9 @@ FIELDS = ("name", "login", "password", "roles", "attributes", "capacity", "issue
 
 
 async def _body(request: Request) -> dict[str, Any] | JSONResponse:
-    try:
-        body = await request.json()
-    except ValueError:
-        return error(400, "invalid_json", "the body is not JSON")
+    body = await json_body(request)
+    if isinstance(body, JSONResponse):
+        return body
     if not isinstance(body, dict):
         return error(400, "invalid_body", "the body must be a JSON object")
     return body
@@ -198,6 +198,7 @@ PATHS: dict[str, Any] = {
             ),
             "responses": {
                 "200": _json({"type": "object"}),
+                "400": _json(ERROR_REF, "Missing field or malformed body"),
                 "401": _json(ERROR_REF, "Invalid credentials"),
             },
         }

@@ -34,8 +34,7 @@ async def agents_endpoint(socket: WebSocket) -> None:
     handoff: Handoff = state.agent_handoff
     await socket.accept()
     try:
-        raw = await asyncio.wait_for(socket.receive_text(), HELLO_TIMEOUT)
-        hello = protocol.parse(raw)
+        hello = await asyncio.wait_for(_receive_frame(socket), HELLO_TIMEOUT)
     except protocol.FrameError as exc:
         await push(socket, protocol.error(exc.code, exc.message, exc.ref))
         await socket.close(UNAUTHORIZED)
@@ -71,9 +70,8 @@ async def agents_endpoint(socket: WebSocket) -> None:
         await push(socket, protocol.error("routing_error", str(exc), hello["type"]))
     try:
         while True:
-            raw = await socket.receive_text()
             try:
-                frame = protocol.parse(raw)
+                frame = await _receive_frame(socket)
             except protocol.FrameError as exc:
                 await push(socket, protocol.error(exc.code, exc.message, exc.ref))
                 continue
@@ -84,6 +82,18 @@ async def agents_endpoint(socket: WebSocket) -> None:
     finally:
         if handoff.hub.leave(identity.agent_id, socket):
             await service.handle(ev.AgentDisconnected(identity.agent_id, time.time()))
+
+
+async def _receive_frame(socket: WebSocket) -> dict[str, Any]:
+    """The next frame, parsed; ``FrameError`` for a bad one. A binary frame is a bad frame, not
+    a crash (Starlette's ``receive_text`` raises KeyError on one, which dropped the socket)."""
+    message = await socket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if text is None:
+        raise protocol.FrameError("invalid_json", "frames are JSON in text frames, not binary")
+    return protocol.parse(text)
 
 
 def welcome(agent: dict[str, Any], service: RoutingService, agent_id: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -16,14 +15,19 @@ from channels.app import requests as bodies
 from channels.app.apps import AppConfig
 from channels.app.requests import FieldError
 from channels.app.signature import verify_user_hash
+from channels.frames import FrameError, non_negative_int
+from channels.untrusted import BadJSON, loads
 from server.model import MediaPart, new_id
 from server.runtime.rows import iso, message_json
 from server.store import app_sessions
 from server.store.app_sessions import AppSession
+from server.web import media_types
 from server.web.app_events import route_event
 from server.web.app_state import AppState
 from server.web.auth import bearer, check_admin
+from server.web.bodies import max_body_bytes
 from server.web.errors import error
+from server.web.limits import BodyTooLarge, TooLarge, read_body
 from server.web.params import int_query
 
 MAX_HISTORY_PAGE = 200
@@ -41,9 +45,9 @@ def _field_error(problem: FieldError) -> JSONResponse:
 
 async def _json_body(request: Request) -> Any | FieldError:
     try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        return FieldError("body", "the request body must be JSON")
+        return loads(await request.body(), max_length=max_body_bytes(request))
+    except BadJSON as problem:
+        return FieldError("body", f"the request body {problem}", code="bad_json")
 
 
 async def authenticate(request: Request) -> AppSession | JSONResponse:
@@ -51,8 +55,12 @@ async def authenticate(request: Request) -> AppSession | JSONResponse:
     if token is None:
         return error(401, "unauthenticated", "send the session token as 'Authorization: Bearer'")
     session = await app_sessions.session_for_token(request.app.state.store, token)
-    if session is None or session.app_id not in _state(request).apps:
+    app = _state(request).apps.get(session.app_id) if session is not None else None
+    if session is None or app is None:
         return error(401, "invalid_token", "the session token is not valid")
+    if app.secret is not None and not session.signed:
+        # Made before the app had a secret: its user id was never vouched for.
+        return error(401, "invalid_token", "this app now signs user ids: create a new session")
     return session
 
 
@@ -109,7 +117,9 @@ async def send_message(request: Request) -> Response:
     media = await _media(request, session, parsed.attachments)
     if isinstance(media, FieldError):
         return _field_error(media)
-    envelope = bodies.envelope(parsed, media, app_id=session.app_id, user_id=session.user_id)
+    envelope = bodies.envelope(
+        parsed, media, app_id=session.app_id, user_id=session.user_id, signed=session.signed
+    )
     ingested = await request.app.state.runtime.receive(envelope)
     conversation_id = ingested.conversation["id"]
     if conversation_id != session.conversation_id:
@@ -195,35 +205,32 @@ async def upload(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     app = _app_of(request, session)
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if not bodies.CONTENT_TYPE.match(content_type) or not app.accepts_type(content_type):
-        return error(
-            415,
-            "unsupported_media_type",
-            f"header 'Content-Type': {content_type or 'none'} is not accepted; "
-            f"accepted: {', '.join(app.upload_types)}",
-        )
-    too_big = error(
-        413, "too_large", f"the upload body is larger than {app.max_upload_bytes} bytes"
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > app.max_upload_bytes:
-        return too_big
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > app.max_upload_bytes:
-            return too_big
-        chunks.append(chunk)
-    if size == 0:
+    limit = min(app.max_upload_bytes, request.app.state.settings.max_upload_bytes)
+    try:
+        data = await read_body(request, limit)
+    except BodyTooLarge as refused:
+        return TooLarge(refused, "too_large", f"the upload body is larger than {limit} bytes")
+    if not data:
         return error(400, "bad_field", "the upload body is empty")
     filename = request.query_params.get("filename")
     if filename is not None and (len(filename) > 255 or "/" in filename or "\\" in filename):
         return error(400, "bad_parameter", "query parameter 'filename' must be a plain file name")
+    # The bytes decide the type, never the Content-Type header or the file name: the file is
+    # served from our origin, and a claimed image/svg+xml or text/html would run there.
+    content_type = media_types.sniff(data)
+    if content_type is None or not app.accepts_type(content_type):
+        return error(
+            415,
+            "unsupported_media_type",
+            f"body: the file is {content_type or 'of no accepted type'}; accepted: "
+            f"{', '.join(app.upload_types)} (decided from the file's content, not from "
+            "'Content-Type' or the file name)",
+        )
+    if filename is not None:
+        filename = media_types.safe_filename(filename, content_type)
     upload_id = new_id("UP")
     path = _state(request).uploads_dir / upload_id
-    await run_in_threadpool(path.write_bytes, b"".join(chunks))
+    await run_in_threadpool(path.write_bytes, data)
     await app_sessions.add_upload(
         request.app.state.store,
         upload_id=upload_id,
@@ -231,13 +238,13 @@ async def upload(request: Request) -> Response:
         user_id=session.user_id,
         content_type=content_type,
         filename=filename,
-        size=size,
+        size=len(data),
     )
     body = {
         "upload_id": upload_id,
         "url": upload_url(request, upload_id),
         "content_type": content_type,
-        "size": size,
+        "size": len(data),
         "filename": filename,
     }
     return JSONResponse(body, status_code=201)
@@ -251,16 +258,17 @@ async def get_upload(request: Request) -> Response:
         if bodies.UPLOAD_ID.match(upload_id)
         else None
     )
-    if row is None:
+    path = _state(request).uploads_dir / upload_id
+    if row is None or not path.exists():
         return error(404, "not_found", f"no upload {upload_id}")
-    inline = row["content_type"].split("/", 1)[0] in ("image", "video", "audio")
-    disposition = "inline" if inline else "attachment"
+    # Decided again from the bytes: rows stored by earlier releases may carry a claimed type.
+    content_type = await run_in_threadpool(media_types.served_type, path)
     return FileResponse(
-        _state(request).uploads_dir / upload_id,
-        media_type=row["content_type"],
-        filename=row["filename"] or upload_id,
-        content_disposition_type=disposition,
-        headers={"X-Content-Type-Options": "nosniff"},
+        path,
+        media_type=content_type,
+        filename=media_types.safe_filename(row["filename"], content_type, default=upload_id),
+        content_disposition_type=media_types.disposition(content_type),
+        headers=media_types.SERVED_HEADERS,
     )
 
 
@@ -289,9 +297,11 @@ async def post_read(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     data = await _json_body(request)
-    seq = data.get("seq") if isinstance(data, dict) else None
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        return error(400, "bad_field", "field 'seq' must be a non-negative integer")
+    if isinstance(data, FieldError):
+        return _field_error(data)
+    seq = non_negative_int(data if isinstance(data, dict) else {}, "seq")
+    if isinstance(seq, FrameError):
+        return error(400, seq.code, seq.message)
     await mark_read(request.app.state, session, seq)
     return JSONResponse({"read_seq": seq})
 

@@ -169,7 +169,7 @@ PATHS: dict[str, Any] = {
     },
     "/api/app/v1/uploads": {
         "post": {
-            "summary": "Upload a file (raw body, its type in Content-Type) for an attachment",
+            "summary": "Upload a file (raw body, typed by its bytes) for an attachment",
             "security": SESSION,
             "parameters": [{"name": "filename", "in": "query", "schema": STRING}],
             "requestBody": {"required": True, "content": {"*/*": {"schema": {"format": "binary"}}}},
@@ -186,8 +186,8 @@ PATHS: dict[str, Any] = {
                     }
                 ),
                 "401": _error("Missing or invalid session token"),
-                "413": _error("Larger than the app's max_upload_bytes"),
-                "415": _error("Content-Type not in the app's upload_types"),
+                "413": _error("Larger than max_upload_bytes or THREADLINE_MAX_UPLOAD_BYTES"),
+                "415": _error("The file's bytes are not a type in the app's upload_types"),
             },
         }
     },

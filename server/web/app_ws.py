@@ -13,6 +13,7 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.app import frames
+from channels.frames import seq_parameter
 from server.runtime.rows import message_json
 from server.store import app_sessions
 from server.web.app_api import mark_read
@@ -33,24 +34,31 @@ async def app_ws_endpoint(socket: WebSocket) -> None:
     await socket.accept()
     token = socket.query_params.get("token", "")
     session = await app_sessions.session_for_token(state.store, token) if token else None
-    if session is None or session.app_id not in app_state.apps:
+    app = app_state.apps.get(session.app_id) if session is not None else None
+    # A session made before its app had a secret was never vouched for (as in the REST API).
+    if session is None or app is None or (app.secret is not None and not session.signed):
         await _send(socket, frames.error_frame("invalid_token", "the session token is not valid"))
         await socket.close(UNAUTHORIZED_CLOSE)
         return
-    try:
-        after = max(int(socket.query_params.get("after", "")), 0)
-    except ValueError:
-        after = None
+    after = seq_parameter(socket.query_params, "after")
     key = user_key(session.app_id, session.user_id)
     hub = app_state.hub
     hub.join(key, session.conversation_id, socket)
     try:
         await _send(socket, frames.ready_frame(session.conversation_id, session.contact_id))
-        if after is not None:
+        if isinstance(after, frames.FrameError):
+            await _send(socket, frames.error_frame(after.code, after.message))
+        elif after is not None:
             for row in await state.store.messages(session.conversation_id, after_seq=after):
                 await _send(socket, frames.message_frame(message_json(row)))
         while True:
-            raw = await socket.receive_text()
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw = message.get("text")
+            if raw is None:  # binary: Starlette's receive_text raised on it and dropped the socket
+                await _send(socket, frames.error_frame("bad_frame", "frames are JSON text frames"))
+                continue
             if len(raw) > MAX_FRAME_BYTES:
                 await _send(socket, frames.error_frame("too_large", "frame is too large"))
                 continue

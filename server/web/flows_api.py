@@ -19,12 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from channels.untrusted import MAX_STORED_INT
 from server.flows.diagram import flow_graph, render_svg
 from server.flows.loader import flow_sid
 from server.flows.validation import FlowIssue, validate_flow
 from server.runtime.flows import FlowRegistry
 from server.runtime.rows import iso
 from server.web.auth import check_admin
+from server.web.bodies import json_body
 from server.web.errors import error
 
 # A flow name becomes a file name: no separators, no dots, so no path traversal.
@@ -50,10 +52,9 @@ def _issues_json(issues: list[FlowIssue]) -> list[dict[str, Any]]:
 
 
 async def _definition_body(request: Request) -> dict[str, Any] | Response:
-    try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
-        return error(400, "invalid_json", f"the body is not JSON: {problem}")
+    body = await json_body(request)
+    if isinstance(body, Response):
+        return body
     if not isinstance(body, dict):
         return error(400, "invalid_flow", "the body must be a flow definition (a JSON object)")
     return body
@@ -106,7 +107,9 @@ async def get_flow_version(request: Request) -> Response:
     if isinstance(name, Response):
         return name
     number: int = request.path_params["version"]
-    row = await request.app.state.store.flow_version(flow_sid(name), number)
+    # A number past what the database stores names no version (and must not reach the query).
+    fits = number <= MAX_STORED_INT
+    row = await request.app.state.store.flow_version(flow_sid(name), number) if fits else None
     if row is None:
         return error(404, "not_found", f"flow {name} has no version {number}")
     return JSONResponse(

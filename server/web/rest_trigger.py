@@ -8,7 +8,6 @@ execution per flow address: a second request while one runs gets 409.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -17,28 +16,31 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from channels.twilio.phone import to_e164
+from channels.untrusted import BadJSON, loads
 from server.engine.events import Start
 from server.model import Identity
 from server.runtime.runtime import Runtime
 from server.web import admin_api
 from server.web.auth import check_admin
+from server.web.bodies import max_body_bytes
 from server.web.errors import error
 
 WHATSAPP = "whatsapp:"
 
 
 class BadRequest(Exception):
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "bad_request") -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 async def _body(request: Request) -> dict[str, Any]:
     if "json" in request.headers.get("content-type", ""):
         try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            raise BadRequest("body", f"the body is not valid JSON: {exc}") from exc
+            body = loads(await request.body() or b"{}", max_length=max_body_bytes(request))
+        except BadJSON as problem:
+            raise BadRequest("body", f"the body {problem}", "bad_json") from None
         if not isinstance(body, dict):
             raise BadRequest("body", "the body must be a JSON object")
         return body
@@ -46,14 +48,14 @@ async def _body(request: Request) -> dict[str, Any]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
-def _parameters(raw: Any) -> dict[str, Any]:
+def _parameters(raw: Any, max_length: int) -> dict[str, Any]:
     if raw is None or raw == "":
         return {}
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise BadRequest("Parameters", f"'Parameters' is not valid JSON: {exc}") from exc
+            raw = loads(raw, max_length=max_length)
+        except BadJSON as problem:
+            raise BadRequest("Parameters", f"field 'Parameters' {problem}", "bad_json") from None
     if not isinstance(raw, dict):
         raise BadRequest("Parameters", "'Parameters' must be a JSON object")
     return raw
@@ -84,9 +86,9 @@ async def create_execution(request: Request) -> Response:
         body = await _body(request)
         to = _address(body, "To")
         sender = _address(body, "From")
-        parameters = _parameters(body.get("Parameters"))
+        parameters = _parameters(body.get("Parameters"), max_body_bytes(request))
     except BadRequest as exc:
-        return error(400, "bad_request", str(exc))
+        return error(400, exc.code, str(exc))
     channel = "whatsapp" if to.startswith(WHATSAPP) or sender.startswith(WHATSAPP) else "sms"
     conversation = await runtime.store.open_for_address(
         channel=channel, account=sender, address=to, identities=(identity_of(to),)

@@ -39,4 +39,5 @@ async def widget_config(request: Request) -> Response:
     config: WebchatConfig = request.app.state.webchat_config
     account = request.query_params.get("channel") or "default"
     headers = {"Cache-Control": "public, max-age=60", **_cors(request, config, account)}
-    return JSONResponse(config.account(account).public_json(account), headers=headers)
+    cap = request.app.state.settings.max_upload_bytes
+    return JSONResponse(config.account(account).public_json(account, cap), headers=headers)

@@ -1,8 +1,10 @@
 """Per channel account web chat configuration: pre-chat form, greeting, uploads, identity secret.
 
 Read from ``THREADLINE_WEBCHAT_CONFIG`` (inline JSON, or the path of a JSON file) or else from
-``<data dir>/webchat.json``: ``{"<account>": {...}, "*": {...}}``, where ``"*"`` applies to
-accounts not listed. Only the public part (``public_json``) is ever sent to browsers.
+``<data dir>/webchat.json``: ``{"<account>": {...}, "*": {...}}``. The widget may use the listed
+accounts and ``default``, nothing else (a channel name is stored with every conversation, so
+made-up ones are refused); ``"*"`` is the configuration of ``default`` when it is not listed.
+Only the public part (``public_json``) is ever sent to browsers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ DEFAULT_UPLOAD_TYPES: tuple[str, ...] = (
     "text/plain",
 )
 DEFAULT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_ACCOUNT = "default"
+MAX_ACCOUNT_CHARS = 64
 FIELD_TYPES = ("text", "email", "tel", "textarea", "select")
 
 
@@ -63,7 +67,10 @@ class AccountConfig:
     color: str = "#2f6fed"
     flow: str | None = None  # the flow this account runs (else the server's default flow)
 
-    def public_json(self, account: str) -> dict[str, Any]:
+    def public_json(self, account: str, max_upload_bytes: int | None = None) -> dict[str, Any]:
+        """``max_upload_bytes``: the server-wide upload cap; the widget is told the smaller of it
+        and this account's limit, the one uploads get."""
+        upload_max = min(self.upload_max_bytes, max_upload_bytes or self.upload_max_bytes)
         return {
             "channel": account,
             "title": self.title,
@@ -72,7 +79,7 @@ class AccountConfig:
             "greeting": self.greeting,
             "prechat": {"fields": [f.to_json() for f in self.prechat]},
             "identity": {"enabled": self.identity_secret is not None},
-            "uploads": {"max_bytes": self.upload_max_bytes, "types": list(self.upload_types)},
+            "uploads": {"max_bytes": upload_max, "types": list(self.upload_types)},
         }
 
     def origin_allowed(self, origin: str | None) -> bool:
@@ -90,6 +97,12 @@ class WebchatConfig:
 
     def account(self, name: str) -> AccountConfig:
         return self.accounts.get(name, self.fallback)
+
+    def find(self, name: str) -> AccountConfig | None:
+        """The configuration of an account the widget may use; None for any other name."""
+        if name in self.accounts:
+            return self.accounts[name]
+        return self.fallback if name == DEFAULT_ACCOUNT else None
 
 
 def _field(data: Any) -> PrechatField:
@@ -134,6 +147,10 @@ def _account(data: Any) -> AccountConfig:
 def parse_config(data: Any) -> WebchatConfig:
     if not isinstance(data, dict):
         raise ConfigError("the web chat configuration must be a JSON object of accounts")
+    for name in data:
+        if not name or len(name) > MAX_ACCOUNT_CHARS:
+            limit = MAX_ACCOUNT_CHARS
+            raise ConfigError(f"account name {name[:80]!r} must be 1-{limit} characters")
     accounts = {name: _account(value) for name, value in data.items() if name != "*"}
     fallback = _account(data["*"]) if "*" in data else AccountConfig()
     return WebchatConfig(accounts, fallback)

@@ -1,7 +1,8 @@
 """The flow speaks first: start a conversation's flow with ``incomingRequest``, no message needed.
 
-Used for the web chat's proactive greeting when a visitor opens a new conversation. It runs in
-the conversation's serial lane like every other event, and does nothing when the conversation
+Used for the web chat's proactive greeting, when a visitor opens a greeting account's chat window
+(or answers its pre-chat form): never on a bare connect, which stores nothing. It runs in the
+conversation's serial lane like every other event, and does nothing when the conversation
 already has an execution or any message (a greeting never interrupts or repeats).
 """
 

@@ -1,7 +1,7 @@
 """Visitor uploads: ``POST /channels/webchat/uploads`` (session token as Bearer, multipart
 ``file``), stored under ``<data dir>/uploads`` with a random name and served back at
-``/webchat/uploads/<id>``, an unguessable URL. Types are checked on the bytes, not on what the
-browser claims, so an upload can never be served as HTML or script.
+``/webchat/uploads/<id>``, an unguessable URL. Types are decided on the bytes, not on what the
+browser claims, so an upload can never be served as HTML or script (server.web.media_types).
 """
 
 from __future__ import annotations
@@ -13,39 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from server.model import MediaPart
 from server.store import sessions
+from server.web import media_types
 from server.web.errors import error
+from server.web.limits import BodyTooLarge, TooLarge, declared_length, limited_receive
 from server.web.webchat_config import WebchatConfig
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 MULTIPART_OVERHEAD = 16 * 1024  # boundaries and part headers around the file
-
-
-def sniff(head: bytes) -> str | None:
-    """The content type of a file from its first bytes, among the types uploads may have."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if b"\x00" not in head:
-        try:
-            head.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
-                return None
-        return "text/plain"
-    return None
 
 
 def media_kind(content_type: str) -> str:
@@ -103,12 +84,6 @@ class UploadStore:
         return self._paths(upload_id)[0]
 
 
-def _safe_filename(name: str | None) -> str:
-    base = Path(name or "file").name
-    cleaned = re.sub(r"[^\w.\- ]", "_", base).strip() or "file"
-    return cleaned[:120]
-
-
 def cors_headers(request: Request) -> dict[str, str]:
     # Uploads authenticate with a Bearer token, never cookies: any page embedding the widget may
     # call them, the token is the permission.
@@ -140,17 +115,31 @@ async def upload_endpoint(request: Request) -> Response:
 
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-    session = await sessions.session_by_token(request.app.state.store, token) if token else None
+    state = request.app.state
+    session = (
+        await sessions.session_by_token(state.store, state.webchat_tokens, token) if token else None
+    )
     if session is None:
         return fail(401, "unauthorized", "a valid web chat session token is required (Bearer)")
     config: WebchatConfig = request.app.state.webchat_config
     account = config.account(session.account)
-    limit = account.upload_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-        return fail(413, "file_too_large", f"files may be at most {limit} bytes")
+    limit = min(account.upload_max_bytes, request.app.state.settings.max_upload_bytes)
+
+    def too_large(refused: BodyTooLarge) -> Response:
+        message = f"field 'file': files may be at most {limit} bytes"
+        return TooLarge(refused, "file_too_large", message, headers)
+
+    body_limit = limit + MULTIPART_OVERHEAD
+    declared = declared_length(request.scope)
+    if declared is not None and declared > body_limit:
+        return too_large(BodyTooLarge())
+    # The multipart parser spools the file to disk as it reads: count the raw body on its way
+    # in, so a chunked or lying body stops at the limit instead of filling the disk first.
+    counted = Request(request.scope, limited_receive(request.receive, body_limit))
     try:
-        form = await request.form(max_files=1, max_fields=4)
+        form = await counted.form(max_files=1, max_fields=4)
+    except BodyTooLarge as refused:
+        return too_large(refused)
     except Exception as exc:  # starlette raises several kinds for malformed multipart bodies
         return fail(400, "bad_upload", f"expected a multipart/form-data body: {exc}")
     upload = form.get("file")
@@ -160,15 +149,20 @@ async def upload_endpoint(request: Request) -> Response:
     data = await upload.read(limit + 1)
     await form.close()
     if len(data) > limit:
-        return fail(413, "file_too_large", f"files may be at most {limit} bytes")
+        return too_large(BodyTooLarge(more=False))  # the whole body is read
     if not data:
         return fail(400, "bad_upload", "the file is empty")
-    content_type = sniff(data[:512])
+    content_type = media_types.sniff(data)
     if content_type is None or content_type not in account.upload_types:
         allowed = ", ".join(account.upload_types)
-        return fail(415, "unsupported_type", f"only these file types are accepted: {allowed}")
+        return fail(
+            415,
+            "unsupported_type",
+            f"field 'file': only these file types are accepted: {allowed} "
+            "(decided from the file's content, not its name or declared type)",
+        )
     uploads: UploadStore = request.app.state.webchat_uploads
-    filename = _safe_filename(upload.filename)
+    filename = media_types.safe_filename(upload.filename, content_type)
     # The id is in the URL: reserve it first, then write the metadata that names the URL.
     upload_id = secrets.token_urlsafe(24)
     url = f"{public_base(request)}/webchat/uploads/{upload_id}"
@@ -197,15 +191,16 @@ async def serve_upload(request: Request) -> Response:
     stored = uploads.get(request.path_params["upload_id"])
     if stored is None:
         return error(404, "not_found", "no such upload")
-    disposition = "inline" if stored.content_type.startswith("image/") else "attachment"
+    blob = uploads.blob(stored.id)
+    # Decided again from the bytes: files stored by earlier releases may carry a bad type.
+    content_type = await run_in_threadpool(media_types.served_type, blob)
     return FileResponse(
-        uploads.blob(stored.id),
-        media_type=stored.content_type,
-        filename=stored.filename,
-        content_disposition_type=disposition,
+        blob,
+        media_type=content_type,
+        filename=media_types.safe_filename(stored.filename, content_type),
+        content_disposition_type=media_types.disposition(content_type),
         headers={
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox; default-src 'none'",
+            **media_types.SERVED_HEADERS,
             "Cache-Control": "private, max-age=31536000, immutable",
             "Cross-Origin-Resource-Policy": "cross-origin",
         },

@@ -11,13 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from channels.untrusted import BadJSON, loads
 from channels.whatsapp import SIGNATURE_HEADER, parse_webhook, verify_handshake, verify_signature
 from server.channel_accounts import ChannelAccounts
+from server.web.bodies import bad_json, max_body_bytes
 from server.web.errors import error
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,11 @@ async def webhook(request: Request) -> Response:
     if not any(verify_signature(secret, raw, header) for secret in secrets):
         return error(401, "invalid_signature", f"the {SIGNATURE_HEADER} header is missing or wrong")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return error(400, "invalid_json", "the body is not JSON")
+        body = loads(raw, max_length=max_body_bytes(request))
+    except BadJSON as problem:
+        return bad_json(problem)
     if not isinstance(body, dict):
-        return error(400, "invalid_json", "the body must be a JSON object")
+        return error(400, "bad_json", "the body must be a JSON object")
     runtime = request.app.state.runtime
     batch = parse_webhook(body)
     fresh: list[tuple[str, str]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -103,6 +104,40 @@ async def test_agent_killed_mid_conversation_is_requeued_to_another(
     await bob.send("reply", conversation_id=cid, text="Bob here, I have your history")
     assert (await chat.bot())["text"] == "Bob here, I have your history"
     await bob.close()
+    await chat.close()
+
+
+async def test_writing_after_the_agent_closed_moves_the_socket_to_the_new_conversation(
+    agent_server: ServerProcess,
+) -> None:
+    # Found by the crash soak (bench/soak.py): the socket stayed on the closed conversation, so
+    # the visitor never saw the echo of their next message, nor any answer to it.
+    agent = create_agent(agent_server, "dee", attributes={"skills": {"billing": 3}})
+    dee = await AgentClient.connect(agent_server, agent["token"])
+    chat = await customer(agent_server, "first question")
+    cid = (await dee.frame("offer"))["conversation_id"]
+    await dee.send("accept", conversation_id=cid)
+    await dee.frame("assigned")
+    await dee.send("close", conversation_id=cid, disposition="resolved")
+    await dee.frame("closed")
+
+    await chat.say("one more thing", client_id="c-2")
+    moved = await chat.frame("conversation")
+    while moved["conversation_id"] == cid:  # the one the first message opened
+        moved = await chat.frame("conversation")
+    assert moved["last_seq"] == 1
+    await chat.ws.send(json.dumps({"type": "history", "before": moved["last_seq"] + 1}))
+    page = await chat.frame("history")
+    assert [(m["text"], m.get("client_id")) for m in page["messages"]] == [
+        ("one more thing", "c-2")
+    ]
+    offer = await dee.frame("offer")
+    assert offer["conversation_id"] == moved["conversation_id"]
+    await dee.send("accept", conversation_id=offer["conversation_id"])
+    await dee.frame("assigned")
+    await dee.send("reply", conversation_id=offer["conversation_id"], text="Dee again")
+    assert (await chat.bot())["text"] == "Dee again"  # live on the same socket
+    await dee.close()
     await chat.close()
 
 

@@ -20,10 +20,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 
 @dataclass
@@ -144,11 +145,16 @@ class _FakeServer:
 
 
 class FakeTwilioApi(_FakeServer):
-    """Answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` like Twilio."""
+    """Answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` like Twilio, and lists
+    the messages it created (``GET`` the same path, filtered on To and From, newest first, in
+    pages, as Twilio's Messages list does). Set ``lose_creates`` to take send requests without
+    creating anything (a request lost on its way to Twilio)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._counter = itertools.count(1)
+        self.created: list[dict[str, Any]] = []
+        self.lose_creates = False
 
     @property
     def base_url(self) -> str:
@@ -156,13 +162,9 @@ class FakeTwilioApi(_FakeServer):
 
     def answer(self, request: RecordedRequest) -> tuple[int, Any]:
         parts = request.path.strip("/").split("/")
-        is_create = (
-            request.method == "POST"
-            and len(parts) == 4
-            and parts[:2] == ["2010-04-01", "Accounts"]
-            and parts[3] == "Messages.json"
-        )
-        if not is_create:
+        is_messages = len(parts) == 4 and parts[:2] == ["2010-04-01", "Accounts"]
+        is_messages = is_messages and parts[3] == "Messages.json"
+        if not is_messages or request.method not in ("GET", "POST"):
             return 404, {
                 "code": 20404,
                 "message": "The requested resource was not found",
@@ -177,9 +179,10 @@ class FakeTwilioApi(_FakeServer):
                 "more_info": f"https://www.twilio.com/docs/errors/{error.code}",
                 "status": error.status,
             }
+        if request.method == "GET":
+            return self._list(parts[2], request)
         sid = "SM" + secrets.token_hex(16)
-        n = next(self._counter)
-        return 201, {
+        resource = {
             "sid": sid,
             "account_sid": parts[2],
             "from": request.field("From"),
@@ -191,10 +194,48 @@ class FakeTwilioApi(_FakeServer):
             "direction": "outbound-api",
             "api_version": "2010-04-01",
             "uri": f"/2010-04-01/Accounts/{parts[2]}/Messages/{sid}.json",
-            "date_created": f"Mon, 01 Jan 2024 00:00:{n % 60:02d} +0000",
+            "date_created": formatdate(time.time(), usegmt=True),
+            "date_sent": None,
             "error_code": None,
             "error_message": None,
         }
+        if not self.lose_creates:
+            self.created.append(resource)
+        return 201, resource
+
+    def _list(self, account: str, request: RecordedRequest) -> tuple[int, Any]:
+        def only(name: str) -> str | None:
+            values = request.query.get(name)
+            return values[0] if values else None
+
+        to, sender = only("To"), only("From")
+        size = int(only("PageSize") or 50)
+        page = int(only("Page") or 0)
+        matching = [
+            m
+            for m in reversed(self.created)
+            if (to is None or m["to"] == to) and (sender is None or m["from"] == sender)
+        ]
+        chunk = matching[page * size : (page + 1) * size]
+        base = f"/2010-04-01/Accounts/{account}/Messages.json"
+        query = {k: v for k, v in (("To", to), ("From", sender)) if v is not None}
+        more = (page + 1) * size < len(matching)
+        next_query = urlencode({**query, "PageSize": size, "Page": page + 1})
+        return 200, {
+            "messages": chunk,
+            "page": page,
+            "page_size": size,
+            "start": page * size,
+            "end": page * size + max(len(chunk) - 1, 0),
+            "uri": f"{base}?{urlencode({**query, 'PageSize': size, 'Page': page})}",
+            "first_page_uri": f"{base}?{urlencode({**query, 'PageSize': size, 'Page': 0})}",
+            "next_page_uri": f"{base}?{next_query}" if more else None,
+            "previous_page_uri": None,
+        }
+
+    def lookups(self) -> list[RecordedRequest]:
+        """The Messages list requests received (Threadline asking what was sent)."""
+        return [r for r in self.requests if r.method == "GET" and r.path.endswith("/Messages.json")]
 
 
 class FakeGraphApi(_FakeServer):

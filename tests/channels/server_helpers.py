@@ -100,7 +100,8 @@ def post_twilio(
 
 
 def twilio_sends(api: FakeTwilioApi) -> list[RecordedRequest]:
-    return [r for r in api.requests if r.path.endswith("/Messages.json")]
+    """The send requests the fake received (look-ups of sent messages left out)."""
+    return [r for r in api.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
 
 
 # --- Meta ----------------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
+from channels.base import SendCheckFailed
 from channels.twilio import TwilioSender
 from server.model import (
     Choice,
@@ -172,3 +174,108 @@ def test_from_env_reads_threadline_variables() -> None:
     assert sender is not None
     assert sender.api_base == "http://127.0.0.1:9"
     assert sender.status_callback == "https://pub.example/channels/twilio/status"
+
+
+# --- a send whose answer was lost (the process died): asked before sent again ----------------
+
+
+def posts(api: FakeTwilioApi) -> list[str]:
+    return [str(r.field("Body")) for r in api.requests if r.method == "POST"]
+
+
+async def test_a_message_twilio_already_has_is_not_sent_again(
+    sender: TwilioSender, twilio_api: FakeTwilioApi
+) -> None:
+    intended = time.time()
+    first = await sender.send(
+        SMS,
+        message(
+            TextPart("Your order shipped"),
+        ),
+    )
+    outcome = await sender.send_unless_sent(SMS, message(TextPart("Your order shipped")), intended)
+    assert outcome.ok and outcome.provider_message_ids == first.provider_message_ids
+    assert posts(twilio_api) == ["Your order shipped"]
+    [lookup] = twilio_api.lookups()
+    assert lookup.query["To"] == ["+14155550100"] and lookup.query["From"] == ["+14155550199"]
+
+
+async def test_a_message_twilio_does_not_have_is_sent(
+    sender: TwilioSender, twilio_api: FakeTwilioApi
+) -> None:
+    await sender.send(SMS, message(TextPart("Something else")))
+    outcome = await sender.send_unless_sent(
+        SMS, message(TextPart("Your order shipped")), time.time()
+    )
+    assert outcome.ok
+    assert posts(twilio_api) == ["Something else", "Your order shipped"]
+
+
+async def test_a_recorded_identical_reply_is_not_taken_for_the_lost_one(
+    sender: TwilioSender, twilio_api: FakeTwilioApi
+) -> None:
+    """The bot said the same thing twice in a row; the first send's SID is recorded."""
+    intended = time.time()
+    earlier = await sender.send(SMS, message(TextPart("Sorry, I didn't get that")))
+    outcome = await sender.send_unless_sent(
+        SMS,
+        message(TextPart("Sorry, I didn't get that")),
+        intended,
+        frozenset(earlier.provider_message_ids),
+    )
+    assert outcome.ok and outcome.provider_message_ids != earlier.provider_message_ids
+    assert posts(twilio_api) == ["Sorry, I didn't get that"] * 2
+
+
+async def test_messages_older_than_the_intent_do_not_count(
+    sender: TwilioSender, twilio_api: FakeTwilioApi
+) -> None:
+    await sender.send(SMS, message(TextPart("Hello")))
+    await sender.send_unless_sent(SMS, message(TextPart("Hello")), time.time() + 3600)
+    assert posts(twilio_api) == ["Hello", "Hello"]
+
+
+async def test_only_the_missing_parts_of_a_split_message_are_sent(
+    sender: TwilioSender, twilio_api: FakeTwilioApi
+) -> None:
+    text = " ".join(f"word{i}" for i in range(500))  # three SMS of at most 1,600 characters
+    intended = time.time()
+    full = await sender.send(SMS, message(TextPart(text)))
+    assert len(full.provider_message_ids) == 3
+    # As if the process died after Twilio took the first part: forget the other two.
+    twilio_api.created[1:] = []
+    twilio_api.requests.clear()
+    outcome = await sender.send_unless_sent(SMS, message(TextPart(text)), intended)
+    assert outcome.ok and outcome.provider_message_ids[0] == full.provider_message_ids[0]
+    assert len(outcome.provider_message_ids) == 3
+    assert len(posts(twilio_api)) == 2
+
+
+async def test_smart_encoded_bodies_match(sender: TwilioSender, twilio_api: FakeTwilioApi) -> None:
+    """Twilio's Smart Encoding may send curly quotes and dashes as ASCII."""
+    intended = time.time()
+    await sender.send(SMS, message(TextPart("It's done - thanks...")))
+    outcome = await sender.send_unless_sent(
+        SMS, message(TextPart("It\u2019s done \u2014 thanks\u2026")), intended
+    )
+    assert outcome.ok and len(posts(twilio_api)) == 1
+
+
+async def test_whatsapp_through_twilio_is_looked_up_with_its_prefix(
+    sender: TwilioSender, twilio_api: FakeTwilioApi
+) -> None:
+    intended = time.time()
+    await sender.send(WHATSAPP, message(TextPart("Hi there")))
+    await sender.send_unless_sent(WHATSAPP, message(TextPart("Hi there")), intended)
+    assert posts(twilio_api) == ["Hi there"]
+    [lookup] = twilio_api.lookups()
+    assert lookup.query["To"] == ["whatsapp:+14155550100"]
+
+
+async def test_an_unreachable_messages_list_sends_nothing(
+    sender: TwilioSender, twilio_api: FakeTwilioApi
+) -> None:
+    twilio_api.fail_with = FakeError(503, 20503, "Service unavailable")
+    with pytest.raises(SendCheckFailed):
+        await sender.send_unless_sent(SMS, message(TextPart("Hello")), time.time())
+    assert posts(twilio_api) == []

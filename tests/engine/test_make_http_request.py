@@ -132,3 +132,19 @@ def test_a_result_for_another_request_is_stale() -> None:
     request_of(runner)
     result = runner.feed(Result("other", at=AT + 1, ok=True, data={"status_code": 200}))
     assert not result.handled
+
+
+def test_a_body_cut_at_the_cap_says_so() -> None:
+    # A cut body can happen to parse ("[1]" then padding); it is still not the document.
+    result = finish(
+        call(), status_code=200, content_type="application/json", body="[1]  ", truncated=True
+    )
+    assert path(result)[0] == ("api", "success", "ok")
+    outputs = result.execution.context["widgets"]["api"]
+    assert outputs["truncated"] is True and outputs["body"] == "[1]  "
+    assert "parsed" not in outputs
+
+
+def test_a_whole_body_has_no_truncated_output() -> None:
+    result = finish(call(), status_code=200, content_type="text/plain", body="x")
+    assert "truncated" not in result.execution.context["widgets"]["api"]

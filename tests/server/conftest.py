@@ -161,6 +161,8 @@ class ChatClient:
     async def frame(self, kind: str | None = None, timeout: float = 10) -> dict[str, Any]:
         while True:
             data = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if data["type"] == "conversation":  # the visitor's first write opened it
+                self.session["conversation_id"] = data["conversation_id"]
             if kind is None or data["type"] == kind:
                 return data  # type: ignore[no-any-return]
 

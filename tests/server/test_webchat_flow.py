@@ -13,10 +13,11 @@ from tests.server.conftest import ChatClient, ServerProcess
 
 async def test_greeting_branches_on_the_answer(server: ServerProcess) -> None:
     chat = await ChatClient.connect(server.ws_url)
-    assert chat.session["token"] and chat.session["conversation_id"].startswith("CV")
-    assert chat.session["resumed"] is False
+    assert chat.session["token"] and chat.session["resumed"] is False
+    assert chat.session["conversation_id"] is None  # nothing is stored before the visitor writes
     await chat.say("hello")
     greeting = await chat.bot()
+    assert chat.session["conversation_id"].startswith("CV")  # told by a "conversation" frame
     assert "What can I help you with" in greeting["text"]
     assert [c["label"] for c in greeting["choices"]] == [
         "Billing",
@@ -48,9 +49,9 @@ async def test_choice_button_and_unknown_answer(server: ServerProcess) -> None:
 
 async def test_reconnect_with_token_resumes_conversation(server: ServerProcess) -> None:
     chat = await ChatClient.connect(server.ws_url)
-    token, conversation_id = chat.session["token"], chat.session["conversation_id"]
     await chat.say("hello")
     await chat.bot()
+    token, conversation_id = chat.session["token"], chat.session["conversation_id"]
     await chat.close()
 
     again = await ChatClient.connect(server.ws_url, token=token)
@@ -109,9 +110,9 @@ async def test_timeout_that_fell_due_while_down_fires_once_after_start(
     _short_timeout_flow(flows_dir)
     server: ServerProcess = server_factory(flows_dir)
     chat = await ChatClient.connect(server.ws_url)
-    token, conversation_id = chat.session["token"], chat.session["conversation_id"]
     await chat.say("hello")
     await chat.bot()
+    token, conversation_id = chat.session["token"], chat.session["conversation_id"]
     await chat.close()
     server.stop(signal.SIGKILL)
     await asyncio.sleep(3)  # the 2 s timeout falls due while the server is down

@@ -4,23 +4,27 @@ a failing operation fails alone, and the child never outlives its server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from server.engine import Execution
-from server.model import Identity, InboundEnvelope, TextPart
 from server.store import Store
 from server.store.database import sqlite_url
 from server.store.ops import StaleExecution, StepWrite
 from server.store.schema import messages
-from tests.server.conftest import ServerProcess
+from tests.server.conftest import ADMIN_TOKEN, ServerProcess
+from tests.store.envelopes import sms_envelope
 
 
 @pytest.fixture
@@ -28,19 +32,6 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(sqlite_url(tmp_path))
     yield opened
     await opened.close()
-
-
-def _envelope(phone: str, sid: str, text: str = "hello") -> InboundEnvelope:
-    return InboundEnvelope(
-        channel="sms",
-        channel_account="+15005550006",
-        customer_address=phone,
-        identities=(Identity("phone", phone),),
-        parts=(TextPart(text),),
-        idempotency_key=sid,
-        provider_message_id=sid,
-        fields={"Body": text},
-    )
 
 
 def _execution(conversation: Any, revision: int = 0) -> Execution:
@@ -57,26 +48,26 @@ def _execution(conversation: Any, revision: int = 0) -> Execution:
 
 
 async def test_rows_come_back_as_plain_mappings(store: Store) -> None:
-    ingested = await store.ingest(_envelope("+14155550100", "SM1"))
+    ingested = await store.ingest(sms_envelope("+14155550100", "SM1"))
     assert ingested.message["text"] == "hello"
     assert ingested.conversation["next_seq"] == 2
     assert ingested.message["parts"] == [{"kind": "text", "text": "hello"}]
-    again = await store.ingest(_envelope("+14155550100", "SM1"))
+    again = await store.ingest(sms_envelope("+14155550100", "SM1"))
     assert again.duplicate and again.message["id"] == ingested.message["id"]
     stored = await store.message(ingested.message["id"])
     assert stored is not None and stored["seq"] == 1
 
 
 async def test_a_stale_step_fails_alone_and_the_rest_of_its_batch_commits(store: Store) -> None:
-    conversation = (await store.ingest(_envelope("+14155550101", "SM2"))).conversation
+    conversation = (await store.ingest(sms_envelope("+14155550101", "SM2"))).conversation
     await store.write_step(StepWrite(_execution(conversation), created=True))
     await store.write_step(StepWrite(_execution(conversation, revision=1), created=False))
 
     # One batch: two new messages and a step computed from the revision that is now stale.
     results = await asyncio.gather(
-        store.ingest(_envelope("+14155550102", "SM3")),
+        store.ingest(sms_envelope("+14155550102", "SM3")),
         store.write_step(StepWrite(_execution(conversation, revision=1), created=False)),
-        store.ingest(_envelope("+14155550103", "SM4")),
+        store.ingest(sms_envelope("+14155550103", "SM4")),
         return_exceptions=True,
     )
     assert isinstance(results[1], StaleExecution)
@@ -91,7 +82,7 @@ async def test_a_stale_step_fails_alone_and_the_rest_of_its_batch_commits(store:
 
 
 async def test_a_killed_writer_is_replaced_and_nothing_committed_is_lost(store: Store) -> None:
-    first = await store.ingest(_envelope("+14155550104", "SM5"))
+    first = await store.ingest(sms_envelope("+14155550104", "SM5"))
     (writer,) = _writers()
     os.kill(writer, signal.SIGKILL)
     # A write racing the kill fails like a failed commit (its caller retries); the next one
@@ -100,7 +91,7 @@ async def test_a_killed_writer_is_replaced_and_nothing_committed_is_lost(store: 
     deadline = time.monotonic() + 20
     while second is None and time.monotonic() < deadline:
         try:
-            second = await store.ingest(_envelope("+14155550104", "SM6"))
+            second = await store.ingest(sms_envelope("+14155550104", "SM6"))
         except RuntimeError:
             await asyncio.sleep(0.05)
     assert second is not None
@@ -144,3 +135,53 @@ def test_the_writer_exits_with_its_server(tmp_path: Path) -> None:
     while _alive(writers[0]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(writers[0])
+
+
+def _woken(pid: int) -> int:
+    """How often ``pid`` has gone to sleep of itself: an idle writer sleeps in recv until a
+    batch wakes it."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+def test_the_writer_exits_quietly_when_its_server_dies_mid_batch(tmp_path: Path) -> None:
+    flows = Path(__file__).resolve().parents[2] / "flows"
+    server = ServerProcess(tmp_path / "data", flows)
+    server.start()
+    assert server.proc is not None
+    (writer,) = _children(server.proc.pid)
+    # Holding SQLite's write lock keeps the next batch in the writer, waiting for the lock.
+    blocker = sqlite3.connect(tmp_path / "data" / "threadline.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        idle = _woken(writer)
+        threading.Thread(target=_start_execution, args=(server,), daemon=True).start()
+        deadline = time.monotonic() + 20
+        while _woken(writer) == idle and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _woken(writer) != idle, "no batch reached the writer"
+        # The server dies with the batch in flight; the writer commits it once the lock is
+        # free and finds nobody to answer.
+        server.stop(signal.SIGKILL)
+    finally:
+        server.stop()
+        blocker.rollback()
+        blocker.close()
+    deadline = time.monotonic() + 40
+    while _alive(writer) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(writer)
+    log = server.log()
+    for noise in ("Traceback", "BrokenPipeError", "ConnectionResetError"):
+        assert noise not in log, log
+
+
+def _start_execution(server: ServerProcess) -> None:
+    """A request whose first write (the conversation) goes to the writer process."""
+    with contextlib.suppress(httpx.HTTPError):  # the server is killed before it answers
+        httpx.post(
+            server.base + "/api/v1/flows/greeting/executions",
+            json={"To": "+14155550123", "From": "+14155550100"},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=60,
+        )

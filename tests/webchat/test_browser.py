@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +50,8 @@ def host_site(tmp_path: Path, browser_server: ServerProcess) -> Iterator[str]:
     site.mkdir()
     (site / "index.html").write_text(HOST_PAGE.format(base=browser_server.base))
     (site / "other.html").write_text(HOST_PAGE.format(base=browser_server.base))
+    plain = HOST_PAGE.format(base=browser_server.base).replace('"greet"', '"default"')
+    (site / "plain.html").write_text(plain)  # an account without a greeting
     handler = partial(SimpleHTTPRequestHandler, directory=str(site))
     handler.log_message = lambda *a: None  # type: ignore[assignment,method-assign]
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -133,3 +138,43 @@ def test_widget_in_chromium(browser_server: ServerProcess, host_site: str, tmp_p
         browser.close()
     assert (tmp_path / "widget.png").stat().st_size > 1000
     print("screenshot:", tmp_path / "widget.png")
+
+
+def _conversations(server: ServerProcess) -> int:
+    with contextlib.closing(sqlite3.connect(server.data_dir / "threadline.db")) as db:
+        return int(db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
+
+
+def _launch(p: Any) -> Any:
+    return p.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-component-update"],
+    )
+
+
+def test_widget_stores_nothing_until_the_visitor_writes(
+    browser_server: ServerProcess, host_site: str
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(host_site + "/plain.html")
+        page.get_by_role("button", name="Open chat").click()
+        page.wait_for_function("() => localStorage.getItem('threadline:default:token')")
+        assert _conversations(browser_server) == 0  # the chat is open, nothing is stored
+        # A second tab of the same visitor (same token), open before anything was written.
+        tab = context.new_page()
+        tab.goto(host_site + "/plain.html")
+        tab.get_by_role("button", name="Open chat").click()
+        textbox = page.get_by_role("textbox", name="Message")
+        textbox.fill("hello")
+        textbox.press("Enter")
+        for each in (page, tab):
+            messages = each.locator(".msg[data-seq]")
+            expect(messages).to_have_count(2, timeout=15000)
+            expect(messages.nth(1)).to_contain_text("What can I help you with")
+        assert _conversations(browser_server) == 1
+        browser.close()

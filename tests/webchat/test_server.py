@@ -180,9 +180,9 @@ async def test_identity_signing_links_and_switches_users(webchat_server: ServerP
 
     # An anonymous visitor signs in mid-chat: same conversation, now linked to app:alice.
     anon = await connect(webchat_server, channel="signed")
-    token, conversation = anon.session["token"], anon.session["conversation_id"]
     await anon.say("hello")
     await anon.bot()
+    token, conversation = anon.session["token"], anon.session["conversation_id"]
     await anon.close()
     alice = await connect(
         webchat_server,
@@ -262,6 +262,7 @@ async def test_prechat_form_goes_into_the_contact_then_the_flow_greets(
 
 async def test_proactive_greeting_and_read_receipts(webchat_server: ServerProcess) -> None:
     chat = await connect(webchat_server, channel="greet")
+    await chat.ws.send(json.dumps({"type": "opened"}))  # the visitor opens the chat window
     greeting = await chat.bot()  # nobody typed anything
     assert greeting["seq"] == 1 and "What can I help you with" in greeting["text"]
     conversation_id = chat.session["conversation_id"]

@@ -10,7 +10,7 @@ import pytest
 from server.crm.connectors import CrmError
 from server.crm.service import CrmService
 from server.model import Identity, InboundEnvelope, TextPart
-from server.runtime.http_client import FlowHttpClient, HttpGuard
+from server.runtime.http_client import MAX_RESPONSE_BYTES, FlowHttpClient, HttpGuard
 from server.store import Store
 from server.store.database import sqlite_url
 from tests.widgets.fake_http import FakeHttp, json_reply
@@ -164,3 +164,27 @@ async def test_contact_store_connector(store: Store, http: FlowHttpClient) -> No
     assert (await service.lookup({"by": "email", "value": "x@y.z"}))["found"] is False
     with pytest.raises(CrmError, match="no CRM connector"):
         await service.lookup({"connector": "salesforce", "by": "phone", "value": PHONE})
+
+
+async def test_rest_redirects_are_not_followed(
+    store: Store, http: FlowHttpClient, crm_api: FakeHttp
+) -> None:
+    # The CRM is allowed by address (127.0.0.1); the redirect target is another loopback
+    # service under a name that is not: following it would be an SSRF hop past the guard.
+    with FakeHttp() as internal:
+        internal.routes[("GET", "/admin")] = json_reply({"results": [{"properties": {}}]})
+        crm_api.routes[("GET", "/contacts/search")] = (302, "application/json", "{}")
+        location = f"http://localhost:{internal.port}/admin"
+        crm_api.headers[("GET", "/contacts/search")] = {"Location": location}
+        with pytest.raises(CrmError, match="CRM answered 302"):
+            await rest_service(store, http, crm_api).lookup({"by": "phone", "value": PHONE})
+    assert internal.requests == []
+
+
+async def test_rest_answer_over_the_cap_fails(
+    store: Store, http: FlowHttpClient, crm_api: FakeHttp
+) -> None:
+    padding = "x" * (MAX_RESPONSE_BYTES + 10)
+    crm_api.routes[("GET", "/contacts/search")] = json_reply({"results": [], "pad": padding})
+    with pytest.raises(CrmError, match="larger than 1 MiB"):
+        await rest_service(store, http, crm_api).lookup({"by": "phone", "value": PHONE})

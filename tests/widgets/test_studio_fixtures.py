@@ -149,6 +149,7 @@ async def test_subflow_that_is_not_configured_fails_the_widget(
     server: ServerProcess = server_factory(flows, env)
     chat = await ChatClient.connect(server.ws_url)
     await chat.say("hi")
+    await chat.frame("conversation")  # the first message opened it: its id is now known
 
     def ended() -> bool:
         body = server.api(f"/api/v1/conversations/{chat.session['conversation_id']}").json()

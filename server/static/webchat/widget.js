@@ -66,7 +66,8 @@
   // --- state ---------------------------------------------------------------------------------
   var config = { title: "Chat with us", color: "#2f6fed", prechat: { fields: [] } };
   var ws = null;
-  var conversationId = null;
+  var ready = false; // the current socket has its session frame: frames may be sent
+  var retryAfter = 60; // seconds the server asked to wait before a new session (rate_limited)
   var attempt = 0;
   var retryTimer = null;
   var stopped = false; // a policy refusal or reset: do not reconnect by ourselves
@@ -392,7 +393,7 @@
 
   // --- socket --------------------------------------------------------------------------------
   function send(frame) {
-    if (ws && ws.readyState === 1 && conversationId) {
+    if (ws && ws.readyState === 1 && ready) {
       ws.send(JSON.stringify(frame));
       return true;
     }
@@ -435,7 +436,7 @@
     socket.onclose = function (ev) {
       if (socket !== ws) return;
       ws = null;
-      conversationId = null;
+      ready = false;
       typingEl.hidden = true;
       if (ev.code === 4403) {
         stopped = true;
@@ -447,7 +448,13 @@
       // Exponential backoff with full jitter, so a restarted server is not stampeded.
       var ceiling = Math.min(30000, 500 * Math.pow(2, attempt));
       attempt++;
-      retryTimer = setTimeout(connect, Math.max(250, Math.random() * ceiling));
+      var delay = Math.max(250, Math.random() * ceiling);
+      if (ev.code === 4429) {
+        // Too many new chats from this network: not before the server's delay (jittered).
+        statusEl.textContent = "Chat is busy, retrying shortly…";
+        delay = retryAfter * 1000 * (1 + Math.random() / 2);
+      }
+      retryTimer = setTimeout(connect, delay);
     };
   }
 
@@ -455,11 +462,11 @@
     switch (f.type) {
       case "session":
         attempt = 0;
-        if (conversationId === null && f.conversation_id !== lastConversation) {
+        if (f.conversation_id !== lastConversation) {
           clearLog(); // another session (new user, reset or closed conversation)
         }
-        lastConversation = f.conversation_id;
-        conversationId = f.conversation_id;
+        ready = true;
+        lastConversation = f.conversation_id; // null until the visitor writes
         store.set("token", f.token);
         readSeq = Math.max(readSeq, f.read_seq || 0);
         prechatState = f.prechat || "none";
@@ -469,10 +476,20 @@
           // A new page: the server replays what was not acknowledged, the rest is history.
           send({ type: "history", before: f.acked_seq + 1, limit: 50 });
         }
+        if (isOpen) send({ type: "opened" }); // a greeting chat's flow speaks first
         Object.keys(pending).forEach(function (k) {
           send(pending[k].frame); // same client_id: the server stores it once
         });
         emit("session", { conversationId: f.conversation_id, userId: f.user_id || null });
+        break;
+      case "conversation":
+        // The visitor's first message (or form, or opening a greeting chat) opened it; another
+        // tab may have written first: fetch what it already holds. After the conversation shown
+        // was closed, the visitor's next message opens a new one whose seqs start again at 1.
+        if (lastConversation && f.conversation_id !== lastConversation) clearLog();
+        lastConversation = f.conversation_id;
+        if (f.last_seq > maxSeq) send({ type: "history", before: f.last_seq + 1, limit: 50 });
+        emit("conversation", { conversationId: f.conversation_id });
         break;
       case "message":
         render(f);
@@ -505,6 +522,7 @@
         break;
       case "error":
         if (f.code === "invalid_token") clearLog();
+        if (f.code === "rate_limited" && f.retry_after > 0) retryAfter = f.retry_after;
         showError(f.message);
         break;
     }
@@ -641,6 +659,7 @@
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     connect();
+    send({ type: "opened" }); // not connected yet: sent with the session frame
     showPrechat(prechatState === "required");
     if (prechatForm.hidden) input.focus();
     markRead();
@@ -718,7 +737,7 @@
       ws = null;
       old.close();
     }
-    conversationId = null;
+    ready = false;
   }
 
   window.Threadline = {
