@@ -79,13 +79,14 @@ def _stored_inbound(data_dir: Path) -> int:
     return int(row[0])
 
 
-def overload(tmp: Path, rate: float, seconds: float) -> dict[str, float]:
+def overload(tmp: Path, rate: float, seconds: float, tag: str) -> dict[str, float]:
+    """One offer on a server of its own (new database, customers no earlier offer used)."""
     fake_port = free_port()
     fake = start_helper(["bench.fake_twilio", str(fake_port)], fake_port)
-    server = Server(tmp / "threadline-overload", env=twilio_env(fake_port))
+    server = Server(tmp / f"threadline-overload-{tag}", env=twilio_env(fake_port))
     try:
         server.start()
-        outcome, peak = asyncio.run(_offer(server, rate, seconds, "o"))
+        outcome, peak = asyncio.run(_offer(server, rate, seconds, tag))
         offered_end = time.perf_counter()
         acked = outcome.statuses.get(200, 0)
         deadline = time.monotonic() + DRAIN_TIMEOUT
@@ -123,8 +124,8 @@ def run(quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="tl-bench-overload-") as tmp_name:
         tmp = Path(tmp_name)
         sustained, _ = threadline_throughput(tmp, customers)
-        at_sustained = overload(tmp, sustained, seconds / 3)
-        doubled = overload(tmp, 2 * sustained, seconds)
+        at_sustained = overload(tmp, sustained, seconds / 3, "s")
+        doubled = overload(tmp, 2 * sustained, seconds, "d")
     return [
         Figure(
             "webhook_ack_p99_ms_at_2x_sustained",

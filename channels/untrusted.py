@@ -41,12 +41,12 @@ def loads(raw: bytes | str, *, max_length: int, max_depth: int = MAX_DEPTH) -> A
         if str(exc).startswith("depth limit exceeded"):  # orjson's own bound, at 1,024 levels
             raise BadJSON(f"nests deeper than {max_depth} levels") from None
         raise BadJSON(f"is not valid JSON: {exc}") from None
-    if _deeper_than(value, max_depth):
+    if deeper_than(value, max_depth):
         raise BadJSON(f"nests deeper than {max_depth} levels")
     return value
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def deeper_than(value: Any, limit: int) -> bool:
     """Whether lists and objects nest more than ``limit`` levels (``[]`` is one level).
 
     Iterative, so no document can exhaust the interpreter's stack while it is measured.

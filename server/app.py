@@ -12,6 +12,7 @@ from types import ModuleType
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -23,7 +24,7 @@ from server.runtime.flows import FlowRegistry
 from server.runtime.http_client import FlowHttpClient, HttpGuard
 from server.runtime.runtime import Runtime
 from server.store import Store
-from server.web import admin_api
+from server.web import admin_api, errors
 from server.web.limits import BodySizeLimit
 from server.web.openapi import openapi
 
@@ -127,7 +128,9 @@ def create_app(settings: Settings) -> Starlette:
     ]
     for area in areas:
         routes.extend(area.routes(settings))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: errors.http_error}
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=UPLOAD_ROUTES)
     app.state.settings = settings
     return app

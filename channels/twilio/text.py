@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 from server.model import Choice
 
-_NUMBER_ANSWER = re.compile(r"^\s*(\d+)\s*[.)]?\s*$")
+# At most 9 digits: no list is longer, and int() refuses more than 4,300 (a customer's answer of
+# 5,000 digits raised ValueError and the message was never handled; found by tests/fuzz).
+_NUMBER_ANSWER = re.compile(r"^\s*(\d{1,9})\s*[.)]?\s*$")
 
 
 def numbered_list(choices: Sequence[Choice]) -> str:

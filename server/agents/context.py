@@ -23,16 +23,17 @@ BOT_WIDGETS = ("bot-triage",)
 CRM_WIDGETS = ("crm-lookup",)
 
 
+def empty_flow_context() -> dict[str, Any]:
+    """The flow's part of the context when no flow attached any (server.context.json requires
+    every part, empty or not)."""
+    return {"variables": {}, "crm": {}, "intent": None, "fields": {}}
+
+
 async def flow_context(
     flows: FlowRegistry, execution: Execution | None, attached: dict[str, Any]
 ) -> dict[str, Any]:
     """The flow's part of the context: variables, bot and CRM widget outputs, chosen fields."""
-    context: dict[str, Any] = {
-        "variables": {},
-        "crm": {},
-        "intent": None,
-        "fields": dict(attached.get("fields") or {}),
-    }
+    context = {**empty_flow_context(), "fields": dict(attached.get("fields") or {})}
     if execution is None:
         return context
     include = attached.get("include") or {}

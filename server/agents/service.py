@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.agents import protocol
-from server.agents.context import live_context
+from server.agents.context import empty_flow_context, live_context
 from server.agents.hub import AgentHub
 from server.engine.events import Result
 from server.routing import Router, RoutingConfig
@@ -305,7 +305,9 @@ class RoutingService:
         row = await self.task_row(conversation_id)
         if conversation is None:
             return {}
-        stored = dict(row["context"]) if row is not None else {}
+        # A conversation never routed (still with the bot) has no stored flow context; its
+        # ``context`` frame must still carry every part the schema requires.
+        stored = dict(row["context"]) if row is not None else empty_flow_context()
         notes = list(row["notes"]) if row is not None else []
         return await live_context(self.store, conversation, stored, notes)
 

@@ -127,8 +127,11 @@ class Simulator:
             "MessageSid": new_id("SM"),
         }
         # A number answers the choices last offered, as on SMS where buttons become a list.
-        if text.strip().isdigit() and 1 <= int(text) <= len(self.offered):
-            choice = self.offered[int(text) - 1]
+        # isdecimal(), not isdigit(): int() refuses "²"; and it refuses more than 4,300 digits
+        # (both raised ValueError; found by tests/fuzz).
+        number = text.strip()
+        if number.isdecimal() and len(number) <= 9 and 1 <= int(number) <= len(self.offered):
+            choice = self.offered[int(number) - 1]
             message.update(Body=choice.label, ButtonText=choice.label, ButtonPayload=choice.id)
         self.offered = ()
         return message

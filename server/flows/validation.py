@@ -17,8 +17,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
-from liquid.exceptions import LiquidError
+from liquid.exceptions import LiquidError, TemplateNotFoundError
 
+from channels import untrusted
 from server.engine.templates import MARKUP, STRICT_ENV
 from widgets import REGISTRY, VOICE_ONLY
 from widgets.operators import OPERATORS
@@ -62,15 +63,28 @@ def load_flow_file(path: str | Path) -> tuple[dict[str, Any] | None, list[FlowIs
         return None, [FlowIssue(file, None, None, f"cannot read file: {error}")]
     try:
         definition = json.loads(text)
+        # The bounds every body from outside gets (no NaN, at most MAX_DEPTH levels): a flow
+        # nested deeper cannot be compiled or stored, and one 5,000 levels deep stopped
+        # ``threadline serve`` at start-up with a RecursionError (found by tests/fuzz).
+        untrusted.loads(text, max_length=len(text))
     except json.JSONDecodeError as error:
         message = f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         return None, [FlowIssue(file, None, None, message)]
+    except RecursionError:
+        message = f"the file nests deeper than {untrusted.MAX_DEPTH} levels"
+        return None, [FlowIssue(file, None, None, message)]
+    except untrusted.BadJSON as problem:
+        return None, [FlowIssue(file, None, None, f"the file {problem}")]
     if not isinstance(definition, dict):
         return None, [FlowIssue(file, None, None, "a flow definition must be a JSON object")]
     return definition, validate_flow(definition, file=file)
 
 
 def validate_flow(definition: dict[str, Any], *, file: str) -> list[FlowIssue]:
+    if untrusted.deeper_than(definition, untrusted.MAX_DEPTH):
+        # What the API's and the loader's parsers refuse, refused here too for any other
+        # caller: compiling such a flow recursed past Python's limit (found by tests/fuzz).
+        return [FlowIssue(file, None, None, f"nests deeper than {untrusted.MAX_DEPTH} levels")]
     schema_issues = [
         _schema_issue(error, definition, file)
         for error in sorted(flow_schema_validator().iter_errors(definition), key=_error_order)
@@ -237,7 +251,17 @@ class _FlowChecker:
                 summary = str(error).splitlines()[0]
                 self.issue(name, property_path(path), f"Liquid syntax error: {summary}")
                 continue
-            for unknown in sorted(set(template.filter_names()) - set(STRICT_ENV.filters)):
+            try:
+                used = set(template.filter_names())
+            except LiquidError as error:
+                # Static analysis follows {% include %} and {% render %}, and flows have no
+                # templates to include: a 500 from the flows API before (found by tests/fuzz).
+                summary = str(error).splitlines()[0]
+                if isinstance(error, TemplateNotFoundError):
+                    summary = f"no template {summary!r}: a flow cannot include or render one"
+                self.issue(name, property_path(path), f"Liquid: {summary}")
+                continue
+            for unknown in sorted(used - set(STRICT_ENV.filters)):
                 self.issue(name, property_path(path), f"Liquid: unknown filter {unknown!r}")
 
 

@@ -79,7 +79,8 @@ class Runtime:
         self.flows = flows
         self.http = http
         self.default_flow = default_flow
-        self.serial = SerialExecutor(WorkGate(flow_concurrency))
+        self.gate = WorkGate(flow_concurrency)
+        self.serial = SerialExecutor(self.gate)
         self.active = ActiveExecutions()
         self.timers = TimerScheduler(store, self._fire_timer)
         self.senders: dict[str, Sender] = {}
@@ -138,11 +139,20 @@ class Runtime:
 
     async def receive(self, envelope: InboundEnvelope) -> Ingested:
         """Store an inbound message (committed before this returns) and queue it for its flow."""
-        ingested = await self.store.ingest(envelope)
+        with self.acknowledging():
+            return await self.accept(await self.store.ingest(envelope))
+
+    def acknowledging(self) -> contextlib.AbstractContextManager[None]:
+        """Hold around storing an inbound message: flow work yields to acknowledgements."""
+        return self.gate.acknowledging()
+
+    async def accept(self, ingested: Ingested) -> Ingested:
+        """Show and queue an inbound message its channel has just stored (committed)."""
+        channel = ingested.conversation["channel"]
         if ingested.duplicate:
-            metrics.DUPLICATES.labels(envelope.channel).inc()
+            metrics.DUPLICATES.labels(channel).inc()
             return ingested
-        metrics.INBOUND.labels(envelope.channel).inc()
+        metrics.INBOUND.labels(channel).inc()
         # Shown (the customer's own echo, an agent watching) as soon as it is stored, not when
         # its flow gets to it: under load the flow work waits its turn behind the gate.
         await self._notify(ingested.conversation, ingested.message)

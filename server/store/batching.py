@@ -13,7 +13,10 @@ class BatchQueue(Generic[Op]):
     """Collects operations and hands every batch to ``_commit`` from a single writer task.
 
     Whatever queued while the previous batch was committing forms the next batch, so batches grow
-    with load by themselves and no timer delays a lone request.
+    with load by themselves and no timer delays a lone request. Operations submitted ``urgent``
+    (storing an inbound message, which a webhook answer or a customer's echo waits for) go into
+    the next batch ahead of the others (flow steps, whose replies may wait), so acknowledgements
+    do not queue behind a backlog of flow work; the rest of the batch is filled in order.
     """
 
     name = "batches"
@@ -21,6 +24,7 @@ class BatchQueue(Generic[Op]):
     def __init__(self, max_batch: int) -> None:
         self._max_batch = max_batch
         self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._urgent: list[tuple[Op, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -39,24 +43,27 @@ class BatchQueue(Generic[Op]):
             await self._task
             self._task = None
 
-    async def submit(self, operation: Op) -> Any:
+    async def submit(self, operation: Op, *, urgent: bool = False) -> Any:
         if self._closing:
             raise RuntimeError("the store is closing")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((operation, future))
+        (self._urgent if urgent else self._queue).append((operation, future))
         self._wake.set()
         return await future
 
     async def _drain(self) -> None:
         while True:
-            if not self._queue:
+            if not self._queue and not self._urgent:
                 if self._closing:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
+            batch = self._urgent[: self._max_batch]
+            del self._urgent[: self._max_batch]
+            room = self._max_batch - len(batch)
+            batch += self._queue[:room]
+            del self._queue[:room]
             await self._commit(batch)
             self.batches += 1
             self.operations += len(batch)

@@ -36,8 +36,10 @@ class GroupCommitter(BatchQueue[Operation]):
         super().__init__(max_batch)
         self._engine = engine
 
-    async def run(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        result: T = await self.submit(operation)
+    async def run(
+        self, operation: Callable[[AsyncConnection], Awaitable[T]], *, urgent: bool = False
+    ) -> T:
+        result: T = await self.submit(operation, urgent=urgent)
         return result
 
     async def _commit(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:

@@ -172,8 +172,14 @@ def open_key(channel: str, account: str, address: str) -> str:
 
 
 def find_or_create_contact(
-    conn: Connection, found_by: tuple[Identity, ...], profile_name: str | None, now: float
+    conn: Connection,
+    found_by: tuple[Identity, ...],
+    profile_name: str | None,
+    now: float,
+    verified_kinds: frozenset[str] = frozenset(),
 ) -> str:
+    """The contact that holds the first of ``found_by`` someone holds (a new one if none does);
+    the identities nobody holds are added to it (verified: those of ``verified_kinds``)."""
     contact_id: str | None = None
     known: set[tuple[str, str]] = set()
     for identity in found_by:
@@ -212,7 +218,7 @@ def find_or_create_contact(
                     "kind": i.kind,
                     "value": i.value,
                     "contact_id": contact_id,
-                    "verified": False,
+                    "verified": i.kind in verified_kinds,
                     "created_at": now,
                 }
                 for i in missing

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.app.identity import SIGNED as SIGNED_APP_USER
@@ -74,30 +74,31 @@ class WebchatSession:
     stored: bool = False  # the token has its session row
 
 
-async def identity_owner(conn: AsyncConnection, kind: str, value: str) -> str | None:
+# The helpers below are plain functions of a connection: the visitor's rows are stored in
+# SQLite's writer process (``Store.write_sync``), and async callers run them with
+# ``AsyncConnection.run_sync``.
+
+
+def identity_owner(conn: Connection, kind: str, value: str) -> str | None:
     """The contact that holds an identity."""
-    owner = (
-        await conn.execute(
-            select(identities.c.contact_id).where(
-                identities.c.kind == kind, identities.c.value == value
-            )
+    owner = conn.execute(
+        select(identities.c.contact_id).where(
+            identities.c.kind == kind, identities.c.value == value
         )
     ).scalar()
     return str(owner) if owner is not None else None
 
 
-async def _open_conversation_of(conn: AsyncConnection, account: str, visitor_id: str) -> str | None:
+def _open_conversation_of(conn: Connection, account: str, visitor_id: str) -> str | None:
     """The id of the visitor's open conversation on the account, if there is one."""
     key = open_key(CHANNEL, account, visitor_id)
-    found = (
-        await conn.execute(select(conversations.c.id).where(conversations.c.open_key == key))
-    ).scalar()
+    found = conn.execute(select(conversations.c.id).where(conversations.c.open_key == key)).scalar()
     return str(found) if found is not None else None
 
 
-async def insert_identity(conn: AsyncConnection, identity: Identity, contact_id: str) -> None:
-    if await identity_owner(conn, identity.kind, identity.value) is None:
-        await conn.execute(
+def insert_identity(conn: Connection, identity: Identity, contact_id: str) -> None:
+    if identity_owner(conn, identity.kind, identity.value) is None:
+        conn.execute(
             insert(identities).values(
                 kind=identity.kind,
                 value=identity.value,
@@ -108,19 +109,17 @@ async def insert_identity(conn: AsyncConnection, identity: Identity, contact_id:
         )
 
 
-async def conversation_numbers(conn: AsyncConnection, conversation_id: str) -> tuple[int, int]:
-    """(last stored seq, visitor's read seq) of a conversation."""
-    next_seq = (
-        await conn.execute(
-            select(conversations.c.next_seq).where(conversations.c.id == conversation_id)
-        )
+def conversation_numbers(conn: Connection, conversation_id: str | None) -> tuple[int, int]:
+    """(last stored seq, visitor's read seq) of a conversation; (0, 0) without one."""
+    if conversation_id is None:
+        return 0, 0
+    next_seq = conn.execute(
+        select(conversations.c.next_seq).where(conversations.c.id == conversation_id)
     ).scalar_one()
-    read = (
-        await conn.execute(
-            select(webchat_reads.c.seq).where(
-                webchat_reads.c.conversation_id == conversation_id,
-                webchat_reads.c.reader == VISITOR_READER,
-            )
+    read = conn.execute(
+        select(webchat_reads.c.seq).where(
+            webchat_reads.c.conversation_id == conversation_id,
+            webchat_reads.c.reader == VISITOR_READER,
         )
     ).scalar()
     return int(next_seq) - 1, int(read or 0)
@@ -143,11 +142,17 @@ async def _unstored(
     """
     async with store.engine.connect() as conn:
         contact_id = (
-            await identity_owner(conn, APP_IDENTITY, visitor.user_id) if visitor.user_id else None
+            await conn.run_sync(identity_owner, APP_IDENTITY, visitor.user_id)
+            if visitor.user_id
+            else None
         )
-        contact_id = contact_id or await identity_owner(conn, VISITOR_IDENTITY, visitor.visitor_id)
-        conversation_id = await _open_conversation_of(conn, visitor.account, visitor.visitor_id)
-        numbers = await conversation_numbers(conn, conversation_id) if conversation_id else (0, 0)
+        contact_id = contact_id or await conn.run_sync(
+            identity_owner, VISITOR_IDENTITY, visitor.visitor_id
+        )
+        conversation_id = await conn.run_sync(
+            _open_conversation_of, visitor.account, visitor.visitor_id
+        )
+        numbers = await conn.run_sync(conversation_numbers, conversation_id)
     return WebchatSession(
         token,
         visitor.visitor_id,
@@ -175,7 +180,9 @@ async def resume_session(store: Store, token: str) -> WebchatSession | None:
         ).first()
         if row is None:
             return None
-        conversation_id = await _open_conversation_of(conn, row.channel_account, row.visitor_id)
+        conversation_id = await conn.run_sync(
+            _open_conversation_of, row.channel_account, row.visitor_id
+        )
         # Another tab may have opened a new conversation after the token's one closed.
         moved = conversation_id is not None and conversation_id != row.conversation_id
         values: dict[str, Any] = {"last_seen_at": now}
@@ -189,7 +196,7 @@ async def resume_session(store: Store, token: str) -> WebchatSession | None:
                 select(webchat_users.c.user_id).where(webchat_users.c.token_hash == digest)
             )
         ).scalar()
-        numbers = await conversation_numbers(conn, conversation_id) if conversation_id else (0, 0)
+        numbers = await conn.run_sync(conversation_numbers, conversation_id)
         return WebchatSession(
             token,
             row.visitor_id,
@@ -247,7 +254,7 @@ async def _link_anonymous(
     if not session.stored:
         # Nothing stored yet: the same visitor goes on, signed in, under a token that says so.
         async with store.engine.connect() as conn:
-            owner = await identity_owner(conn, APP_IDENTITY, user_id)
+            owner = await conn.run_sync(identity_owner, APP_IDENTITY, user_id)
         if owner is not None and owner != session.contact_id:
             return None
         visitor = SignedVisitor(session.visitor_id, session.account, user_id)
@@ -255,11 +262,11 @@ async def _link_anonymous(
         return await _unstored(store, token, visitor, resumed=True)
 
     async def op(conn: AsyncConnection) -> bool:
-        owner = await identity_owner(conn, APP_IDENTITY, user_id)
+        owner = await conn.run_sync(identity_owner, APP_IDENTITY, user_id)
         if owner is not None and owner != session.contact_id:
             return False
         assert session.contact_id is not None  # a stored session has its contact
-        await insert_identity(conn, Identity(APP_IDENTITY, user_id), session.contact_id)
+        await conn.run_sync(insert_identity, Identity(APP_IDENTITY, user_id), session.contact_id)
         await conn.execute(
             insert(webchat_users).values(
                 token_hash=token_hash(session.token),

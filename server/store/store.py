@@ -98,13 +98,14 @@ class Store:
         """Run an async operation in the group commit (see group_commit)."""
         return await self.committer.run(operation)
 
-    async def write_sync(self, operation: Callable[[Connection], T]) -> T:
+    async def write_sync(self, operation: Callable[[Connection], T], *, urgent: bool = False) -> T:
         """Run a plain operation in the group commit: in SQLite's writer process, a batch per
         round trip (the operation must pickle: a ``partial`` of an ``ops`` function), through
-        the async committer elsewhere (see sync_writer)."""
+        the async committer elsewhere (see sync_writer). ``urgent``: an acknowledgement waits
+        for it (see batching)."""
         if self.sync_writer is not None:
-            return await self.sync_writer.run(operation)
-        return await self.committer.run(lambda conn: conn.run_sync(operation))
+            return await self.sync_writer.run(operation, urgent=urgent)
+        return await self.committer.run(lambda conn: conn.run_sync(operation), urgent=urgent)
 
     async def read(self, query: Callable[[Connection], T]) -> T:
         """Run a plain query function: one hop on SQLite's reader threads (see sync_reader)."""
@@ -128,7 +129,8 @@ class Store:
 
     async def ingest(self, envelope: InboundEnvelope) -> ops.Ingested:
         now = time.time()
-        return await self.write_sync(partial(ops.ingest_inbound, env=envelope, now=now))
+        operation = partial(ops.ingest_inbound, env=envelope, now=now)
+        return await self.write_sync(operation, urgent=True)
 
     async def write_step(self, step: ops.StepWrite) -> list[ops.Row]:
         now = time.time()
@@ -216,7 +218,9 @@ class Store:
 
     async def unsent_outbound(self) -> AsyncIterator[list[Row]]:
         """Outbox rows stored with no provider's answer recorded (the process died before or
-        during the send), oldest first, in pages."""
+        during the send), oldest first, in pages. The status alone cannot tell: "accepted" is
+        also what Meta answers a send it took (and Twilio's "scheduled"), so a row whose
+        provider id is recorded was answered and must not be sent again."""
         last: tuple[float, str] = (-1.0, "")
         key = (messages.c.created_at, messages.c.id)
         while True:
@@ -225,6 +229,7 @@ class Store:
                 .where(
                     messages.c.direction == "outbound",
                     messages.c.status == "accepted",
+                    messages.c.provider_message_id.is_(None),
                     tuple_(*key) > tuple_(*last),
                 )
                 .order_by(*key)

@@ -65,8 +65,8 @@ class SyncWriter(BatchQueue[SyncOperation]):
         await super().close()
         await self._process.close()
 
-    async def run(self, operation: Callable[[Connection], T]) -> T:
-        result: T = await self.submit(operation)
+    async def run(self, operation: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        result: T = await self.submit(operation, urgent=urgent)
         return result
 
     async def _commit(self, batch: list[tuple[SyncOperation, asyncio.Future[Any]]]) -> None:

@@ -7,56 +7,86 @@ or opened greeting chat calls ``store_session``, which stores what the session's
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from typing import TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.model import Identity, new_id
-from server.store.schema import contacts, webchat_sessions
+from server.model import Identity, InboundEnvelope
+from server.store import hot
+from server.store.hot import HotStatement
+from server.store.ops import Ingested, find_or_create_contact, ingest_inbound, open_conversation
+from server.store.schema import webchat_sessions
 from server.store.sessions import (
     APP_IDENTITY,
     CHANNEL,
     VISITOR_IDENTITY,
     WebchatSession,
     conversation_numbers,
-    identity_owner,
-    insert_identity,
     token_hash,
 )
 from server.store.store import Store
 from server.store.webchat_tables import webchat_users
-from server.store.writes import open_conversation
+
+T = TypeVar("T")
 
 
 async def store_session(store: Store, session: WebchatSession) -> WebchatSession:
     """The session with its rows stored and its conversation open (a no-op when they are).
 
-    Called when the visitor first writes. Two tabs (or nodes) storing one token's rows at once
-    is safe: whichever comes second finds the rows (or, across nodes, fails on the unique keys
-    and reads them on a second try).
+    Called when the visitor first writes something other than a message (a pre-chat answer,
+    opening a greeting account's chat); a first message goes with its rows
+    (``store_session_with_message``).
     """
     if session.stored and session.conversation_id is not None:
         return session
+    return await _write(store, partial(_store, session=session, now=time.time()))
 
-    async def op(conn: AsyncConnection) -> WebchatSession:
-        return await _store(conn, session, time.time())
 
+async def store_session_with_message(
+    store: Store, session: WebchatSession, envelope: InboundEnvelope
+) -> tuple[WebchatSession, Ingested]:
+    """The visitor's rows and their first message, stored in one transaction: the message is
+    acknowledged after one commit, as every later one is."""
+    operation = partial(_store_with_message, session=session, env=envelope, now=time.time())
+    return await _write(store, operation, urgent=True)
+
+
+async def _write(store: Store, operation: Callable[[Connection], T], urgent: bool = False) -> T:
+    """Run where the message path's writes run (on SQLite, the writer process): a second writer
+    beside that one would wait on SQLite's lock, and every first message with it. Two tabs (or
+    nodes) storing one token's rows at once is safe: whichever comes second finds the rows (or,
+    across nodes, fails on the unique keys and reads them on a second try)."""
     try:
-        return await store.write(op)
+        return await store.write_sync(operation, urgent=urgent)
     except IntegrityError:
-        return await store.write(op)
+        return await store.write_sync(operation, urgent=urgent)
 
 
-async def _store(conn: AsyncConnection, session: WebchatSession, now: float) -> WebchatSession:
+def _store_with_message(
+    conn: Connection, *, session: WebchatSession, env: InboundEnvelope, now: float
+) -> tuple[WebchatSession, Ingested]:
+    stored = _store(conn, session=session, now=now)
+    return stored, ingest_inbound(conn, env, now)
+
+
+# The first write of every visitor runs these: compiled once, run on SQLite's cursor (``hot``).
+_SESSION_BY_TOKEN = HotStatement(
+    select(webchat_sessions).where(webchat_sessions.c.token_hash == bindparam("b_hash"))
+)
+_INSERT_SESSION = HotStatement(insert(webchat_sessions))
+_INSERT_USER = HotStatement(insert(webchat_users))
+
+
+def _store(conn: Connection, *, session: WebchatSession, now: float) -> WebchatSession:
     digest = token_hash(session.token)
-    row = (
-        await conn.execute(select(webchat_sessions).where(webchat_sessions.c.token_hash == digest))
-    ).first()
+    row = hot.first(conn, _SESSION_BY_TOKEN, {"b_hash": digest})
     visitor, user_id = session.visitor_id, session.user_id
-    contact_id = str(row.contact_id) if row is not None else await _contact(conn, session, now)
-    conversation, created = await open_conversation(
+    contact_id = str(row["contact_id"]) if row is not None else _contact(conn, session, now)
+    conversation, created = open_conversation(
         conn,
         contact_id=contact_id,
         channel=CHANNEL,
@@ -66,37 +96,41 @@ async def _store(conn: AsyncConnection, session: WebchatSession, now: float) -> 
     )
     acked = 0
     if row is None:
-        await conn.execute(
-            insert(webchat_sessions).values(
-                token_hash=digest,
-                visitor_id=visitor,
-                contact_id=contact_id,
-                conversation_id=conversation["id"],
-                channel_account=session.account,
-                acked_seq=0,
-                created_at=now,
-                last_seen_at=now,
-            )
+        hot.execute(
+            conn,
+            _INSERT_SESSION,
+            {
+                "token_hash": digest,
+                "visitor_id": visitor,
+                "contact_id": contact_id,
+                "conversation_id": conversation["id"],
+                "channel_account": session.account,
+                "acked_seq": 0,
+                "created_at": now,
+                "last_seen_at": now,
+            },
         )
         if user_id is not None:
-            await conn.execute(
-                insert(webchat_users).values(
-                    token_hash=digest,
-                    user_id=user_id,
-                    channel_account=session.account,
-                    visitor_id=visitor,
-                    linked_at=now,
-                )
-            )
-    elif row.conversation_id != conversation["id"]:
-        await conn.execute(
+            user = {
+                "token_hash": digest,
+                "user_id": user_id,
+                "channel_account": session.account,
+                "visitor_id": visitor,
+                "linked_at": now,
+            }
+            hot.execute(conn, _INSERT_USER, user)
+    elif row["conversation_id"] != conversation["id"]:
+        conn.execute(
             update(webchat_sessions)
             .where(webchat_sessions.c.token_hash == digest)
             .values(conversation_id=conversation["id"], acked_seq=0, last_seen_at=now)
         )
     else:
-        acked = int(row.acked_seq)
-    last_seq, read_seq = await conversation_numbers(conn, conversation["id"])
+        acked = int(row["acked_seq"])
+    if created:  # nothing in it yet, nothing read
+        last_seq, read_seq = int(conversation["next_seq"]) - 1, 0
+    else:
+        last_seq, read_seq = conversation_numbers(conn, conversation["id"])
     return replace(
         session,
         contact_id=contact_id,
@@ -109,20 +143,11 @@ async def _store(conn: AsyncConnection, session: WebchatSession, now: float) -> 
     )
 
 
-async def _contact(conn: AsyncConnection, session: WebchatSession, now: float) -> str:
+def _contact(conn: Connection, session: WebchatSession, now: float) -> str:
     """The visitor's contact, with its identities: the signed-in user's if they have one (so
     their conversation follows them between browsers), the visitor's, or a new one."""
-    user_id = session.user_id
-    contact_id = await identity_owner(conn, APP_IDENTITY, user_id) if user_id is not None else None
-    contact_id = contact_id or await identity_owner(conn, VISITOR_IDENTITY, session.visitor_id)
-    if contact_id is None:
-        contact_id = new_id("CT")
-        await conn.execute(
-            insert(contacts).values(
-                id=contact_id, display_name=None, attributes={}, created_at=now, updated_at=now
-            )
-        )
-    await insert_identity(conn, Identity(VISITOR_IDENTITY, session.visitor_id), contact_id)
-    if user_id is not None:
-        await insert_identity(conn, Identity(APP_IDENTITY, user_id), contact_id)
-    return contact_id
+    visitor = Identity(VISITOR_IDENTITY, session.visitor_id)
+    if session.user_id is None:
+        return find_or_create_contact(conn, (visitor,), None, now)
+    user = Identity(APP_IDENTITY, session.user_id)
+    return find_or_create_contact(conn, (user, visitor), None, now, frozenset({APP_IDENTITY}))

@@ -8,6 +8,7 @@ When the agent's last socket closes the router starts the disconnect grace perio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -36,39 +37,40 @@ async def agents_endpoint(socket: WebSocket) -> None:
     try:
         hello = await asyncio.wait_for(_receive_frame(socket), HELLO_TIMEOUT)
     except protocol.FrameError as exc:
-        await push(socket, protocol.error(exc.code, exc.message, exc.ref))
-        await socket.close(UNAUTHORIZED)
+        await _refuse(socket, protocol.error(exc.code, exc.message, exc.ref))
         return
     except (TimeoutError, WebSocketDisconnect):
-        await socket.close(UNAUTHORIZED)
+        await _refuse(socket, None)
         return
     token = hello.get("token") or socket.query_params.get("token") or ""
     identity = await directory.authenticate(token) if token else None
     if hello["type"] not in ("hello", "resume") or identity is None:
-        await push(
-            socket,
-            protocol.error("unauthenticated", "send hello with a valid token", hello["type"]),
-        )
-        await socket.close(UNAUTHORIZED)
+        error = protocol.error("unauthenticated", "send hello with a valid token", hello["type"])
+        await _refuse(socket, error)
         return
     agent = await directory.get(identity.agent_id)
     assert agent is not None
     session = DeskSession(identity, socket, service, handoff)
-    await push(socket, welcome(agent_json(agent), service, identity.agent_id))
-    await handoff.hub.join(identity.agent_id, socket, int(hello.get("last_seq") or 0))
+    joined = False
+    # The agent may go at any point, the welcome and the replay included: the socket is left
+    # (and the agent disconnected) whatever the point (found by tests/fuzz: a disconnect during
+    # the replay escaped as an exception, and one after it left the socket registered).
     try:
-        await service.handle(
-            ev.AgentConnected(
-                identity.agent_id,
-                time.time(),
-                attributes=dict(agent["attributes"] or {}),
-                capacity=hello.get("capacity") or agent["capacity"] or None,
-                activity=hello.get("activity"),
+        await push(socket, welcome(agent_json(agent), service, identity.agent_id))
+        await handoff.hub.join(identity.agent_id, socket, int(hello.get("last_seq") or 0))
+        joined = True
+        try:
+            await service.handle(
+                ev.AgentConnected(
+                    identity.agent_id,
+                    time.time(),
+                    attributes=dict(agent["attributes"] or {}),
+                    capacity=hello.get("capacity") or agent["capacity"] or None,
+                    activity=hello.get("activity"),
+                )
             )
-        )
-    except RoutingError as exc:
-        await push(socket, protocol.error("routing_error", str(exc), hello["type"]))
-    try:
+        except RoutingError as exc:
+            await push(socket, protocol.error("routing_error", str(exc), hello["type"]))
         while True:
             try:
                 frame = await _receive_frame(socket)
@@ -80,8 +82,16 @@ async def agents_endpoint(socket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        if handoff.hub.leave(identity.agent_id, socket):
+        if handoff.hub.leave(identity.agent_id, socket) and joined:
             await service.handle(ev.AgentDisconnected(identity.agent_id, time.time()))
+
+
+async def _refuse(socket: WebSocket, error: dict[str, Any] | None) -> None:
+    """Answer a bad first frame with ``error`` and close 4401, unless the client is gone."""
+    with contextlib.suppress(WebSocketDisconnect):
+        if error is not None:
+            await push(socket, error)
+        await socket.close(UNAUTHORIZED)
 
 
 async def _receive_frame(socket: WebSocket) -> dict[str, Any]:

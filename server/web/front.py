@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from server.web import twilio_routes
 from server.web.errors import error
+from server.web.limits import content_length
 from server.web.webchat import SOCKET_PATH, serve_socket
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ class FrontDoor:
     def _within_limit(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
             if name == b"content-length":
-                return value.isdigit() and int(value) <= self.max_body_bytes
+                length = content_length(value)
+                return length is not None and length <= self.max_body_bytes
         return False  # no declared length: the ordinary path counts the body as it comes
 
     async def _serve(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:

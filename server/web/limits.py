@@ -30,8 +30,23 @@ def declared_length(scope: Scope) -> int | None:
     """The request's Content-Length, or None when it has none (a chunked body) or a bad one."""
     for name, value in scope.get("headers") or ():
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
+            return content_length(value)
     return None
+
+
+# More digits than any length a body can have (2**63 has 19), fewer than int()'s limit (4,300).
+_LENGTH_DIGITS = 30
+
+
+def content_length(value: bytes) -> int | None:
+    """A Content-Length header value as a number, or None when it is not one. Leading zeros are
+    legal and the HTTP parser lets any number of them through: ``int()`` refused 5,001 digits
+    with a ValueError, a 500 (found by tests/fuzz). A longer value than any body is read as
+    one byte past the longest."""
+    if not value.isdigit():
+        return None
+    significant = value.lstrip(b"0") or b"0"
+    return int(significant) if len(significant) <= _LENGTH_DIGITS else 10**_LENGTH_DIGITS
 
 
 def limited_receive(receive: Receive, max_bytes: int) -> Receive:

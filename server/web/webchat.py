@@ -278,31 +278,45 @@ async def _stored(state: Any, subscriber: Subscriber) -> sessions.WebchatSession
     if session.stored and session.conversation_id is not None:
         return session
     stored = await webchat_visitors.store_session(state.store, session)
+    _adopt(state, subscriber, stored)
+    return stored
+
+
+def _adopt(state: Any, subscriber: Subscriber, stored: sessions.WebchatSession) -> None:
+    """Give the socket (and the visitor's other tabs) the session as just stored."""
     hub: WebchatHub = state.webchat_hub
-    if session.conversation_id is None:
+    if subscriber.session.conversation_id is None:
         hub.conversation_opened(stored)  # this socket included
-    elif session.conversation_id != stored.conversation_id:
+    elif subscriber.session.conversation_id != stored.conversation_id:
         hub.move(subscriber, stored)  # the one it showed closed meanwhile
     subscriber.session = stored
-    return stored
 
 
 async def _chat_message(
     frame: protocol.ChatMessage, subscriber: Subscriber, state: Any
 ) -> dict[str, Any] | None:
     uploads: UploadStore = state.webchat_uploads
-    token = subscriber.session.token
+    session = subscriber.session
     media: list[MediaPart] = []
     for upload_id in frame.attachments:
         upload = uploads.get(upload_id)
-        if upload is None or upload.token_hash != sessions.token_hash(token):
+        if upload is None or upload.token_hash != sessions.token_hash(session.token):
             return protocol.error_frame("bad_attachment", f"unknown upload {upload_id!r}")
         media.append(upload.media_part())
-    session = await _stored(state, subscriber)
     envelope = protocol.envelope(
         frame, visitor_id=session.visitor_id, account=session.account, media=tuple(media)
     )
-    ingested = await state.runtime.receive(envelope)
+    if session.stored and session.conversation_id is not None:
+        ingested = await state.runtime.receive(envelope)
+    else:
+        # The visitor's first write: their rows and the message in one commit, then the socket
+        # joins the conversation before the message is shown (its echo reaches this socket).
+        with state.runtime.acknowledging():
+            session, ingested = await webchat_visitors.store_session_with_message(
+                state.store, session, envelope
+            )
+            _adopt(state, subscriber, session)
+            await state.runtime.accept(ingested)
     shown, opened = session.conversation_id, ingested.conversation["id"]
     if shown is not None and opened != shown and not ingested.duplicate:
         # The conversation this socket shows was closed (an agent closed it) and the message

@@ -172,6 +172,9 @@ class WebchatHub:
         assert session.conversation_id is not None
         self.leave(subscriber)
         subscriber.session = session
+        # What was replayed was the previous conversation's: the new one's seqs start at 1, and
+        # keeping the mark would skip its first live messages.
+        subscriber.replayed_upto = 0
         self.join(subscriber)
         subscriber.push(protocol.conversation_frame(session.conversation_id, session.last_seq))
 

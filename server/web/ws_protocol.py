@@ -18,6 +18,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 
@@ -91,6 +92,7 @@ class Flag:
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.failed = False  # the connection failed (see handle_parser_exception)
         if isinstance(getattr(self, "queue", None), asyncio.Queue):
             self.queue = Mailbox()  # type: ignore[assignment]
         writable = getattr(self, "writable", None)
@@ -98,6 +100,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             self.writable = Flag(writable.is_set())  # type: ignore[assignment]
 
     async def send(self, message: Any) -> None:
+        if self.failed:
+            # As when the transport is gone: the app's frames and close have nowhere to go.
+            raise ClientDisconnected()
         await super().send(message)
         if message["type"] == "websocket.accept":
             # The handshake is done: its request and response (headers and all) are not needed
@@ -105,3 +110,26 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             for name in ("request", "response"):
                 if hasattr(self, name):
                     setattr(self, name, None)
+
+    def handle_parser_exception(self) -> None:
+        """Fail the connection (a frame past ``ws_max_size``: 1009, or invalid UTF-8: 1007) with
+        the close frame delivered. uvicorn writes the close frame and closes the transport at
+        once, while the rest of the refused frame is still unread: the kernel then resets the
+        connection and the client may lose the close frame, a socket dropped without one (found
+        by tests/fuzz). As websockets' own servers do, this half-closes instead (the close
+        frame, then EOF), reads and discards what still comes, and closes when the client has
+        closed its side (``eof_received``), or after ``close_timeout``."""
+        if self.close_sent:
+            return  # more of what follows the refused frame: the protocol discards it
+        self.failed = True
+        close = self.conn.close_sent
+        assert close is not None  # the protocol failed the connection, so it sent a close frame
+        self.queue.put_nowait(
+            {"type": "websocket.disconnect", "code": close.code, "reason": close.reason}
+        )
+        output = self.conn.data_to_send()
+        self.transport.write(b"".join(output))
+        self.close_sent = True
+        if output and output[-1] == b"" and self.transport.can_write_eof():
+            self.transport.write_eof()  # websockets' sign for "half-close now"
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)

@@ -4,6 +4,7 @@ out to a fake Graph API, and Meta's own fixture payloads posted as they are."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,25 @@ async def test_24_hour_window(server_factory: Any, tmp_path: Path, graph_api: Fa
     assert sends[0]["type"] == "template"
     assert sends[0]["template"]["name"] == "order_update"
     assert sends[0]["template"]["components"][0]["parameters"] == [{"type": "text", "text": "Dana"}]
+
+
+def test_a_reply_meta_accepted_is_not_sent_again_after_a_crash(
+    server_factory: Any, flows_dir: Path, graph_api: FakeGraphApi
+) -> None:
+    """Meta answers a send with its wamid and the status "accepted", which is also the outbox's
+    "no answer yet": found by the crash soak (bench/soak.py), a restart sent every such reply
+    again. Only a row with no provider id recorded is in doubt."""
+    server = start_server(server_factory, flows_dir, meta_env(graph_api))
+    assert post_meta(server, meta_messages(meta_text("wamid.CRASH1", "hello"))).status_code == 200
+    [reply] = wait_for(
+        lambda: [m for m in outbound(only_conversation(server)) if m["provider_message_id"]],
+        what="the greeting's wamid recorded",
+    )
+    assert reply["status"] == "accepted"
+    server.stop(signal.SIGKILL)
+    server.start()
+    time.sleep(1.0)  # recovery runs as the server starts; give its sends time to go out
+    assert len(graph_sends(graph_api)) == 1
+    assert [m["provider_message_id"] for m in outbound(only_conversation(server))] == [
+        reply["provider_message_id"]
+    ]

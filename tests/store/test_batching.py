@@ -1,0 +1,45 @@
+"""The batch queue both group committers share: urgent operations (storing an inbound message,
+which an acknowledgement waits for) go into the next batch ahead of queued flow work."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from server.store.batching import BatchQueue
+
+
+class RecordingQueue(BatchQueue[str]):
+    """Commits by recording each batch; the first batch waits until the test lets it go, so the
+    operations submitted meanwhile queue up behind it."""
+
+    def __init__(self, max_batch: int) -> None:
+        super().__init__(max_batch)
+        self.batches_seen: list[list[str]] = []
+        self.release = asyncio.Event()
+
+    async def _commit(self, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        self.batches_seen.append([operation for operation, _ in batch])
+        if len(self.batches_seen) == 1:
+            await self.release.wait()
+        for operation, future in batch:
+            future.set_result(operation)
+
+
+async def test_urgent_operations_go_first_and_the_rest_fill_the_batch_in_order() -> None:
+    queue = RecordingQueue(max_batch=3)
+    queue.start()
+    first = asyncio.ensure_future(queue.submit("step-0"))
+    await asyncio.sleep(0)  # the drain task takes it: the first batch is committing
+    waiting = [asyncio.ensure_future(queue.submit(f"step-{i}")) for i in (1, 2, 3)]
+    urgent = [asyncio.ensure_future(queue.submit(f"ingest-{i}", urgent=True)) for i in (1, 2)]
+    await asyncio.sleep(0)
+    queue.release.set()
+    results = await asyncio.gather(first, *waiting, *urgent)
+    await queue.close()
+    assert results == ["step-0", "step-1", "step-2", "step-3", "ingest-1", "ingest-2"]
+    assert queue.batches_seen == [
+        ["step-0"],
+        ["ingest-1", "ingest-2", "step-1"],  # urgent first, then the oldest of the rest
+        ["step-2", "step-3"],
+    ]
