@@ -11,17 +11,16 @@ and never saw confirmed is sent again only if the transcript does not hold it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
-import random
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import websockets
 
+from bench.soak_customers import reconnect_pause
 from bench.soak_ledger import Ledger, token_in
 
 CAPACITY = {"sms": 100, "whatsapp": 100, "webchat": 100}
@@ -96,7 +95,7 @@ class SoakAgent:
             if self.stopped:
                 return
             attempt += 1
-            await asyncio.sleep(random.uniform(0.25, min(5.0, 0.5 * 2**attempt)))
+            await reconnect_pause(attempt)
 
     async def stop(self) -> None:
         self.stopped = True

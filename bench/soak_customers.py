@@ -63,6 +63,12 @@ class Customer(Protocol):
         """Send until acknowledged, or until ``give_up_at``."""
 
 
+async def reconnect_pause(attempt: int) -> None:
+    """The wait before a socket's next reconnect: jittered, doubling, at most 5 s (as the web
+    chat widget and the desk do)."""
+    await asyncio.sleep(random.uniform(0.25, min(5.0, 0.5 * 2**attempt)))
+
+
 async def converse(customer: Customer, ledger: Ledger, pace: Pace, rng: random.Random) -> None:
     """Write messages one at a time until ``pace.stop_at``."""
     offset = rng.randrange(len(SCRIPT))
@@ -249,7 +255,7 @@ class WebchatCustomer:
             if self.stopped:
                 return
             attempt += 1
-            await asyncio.sleep(random.uniform(0.25, min(5.0, 0.5 * 2**attempt)))
+            await reconnect_pause(attempt)
 
     async def _on_frame(self, frame: dict[str, Any], socket: Any) -> None:
         kind = frame.get("type")
