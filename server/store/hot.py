@@ -126,6 +126,22 @@ def first(
     return None if values is None else _row(plan, cursor.description, values)
 
 
+def insert_row(conn: Connection, hot: HotStatement, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Insert a row given every column's value, and give that row back.
+
+    In place of ``INSERT ... RETURNING``, which SQLite runs through a temporary table: measured,
+    it doubles the cost of inserting a message. With every column given, the stored row is the
+    values themselves.
+    """
+    table = getattr(hot.statement, "table", None)
+    columns = [column.name for column in getattr(table, "columns", ())]
+    missing = [name for name in columns if name not in values]
+    if missing:
+        raise ValueError(f"insert_row needs every column; missing {missing}")
+    execute(conn, hot, values)
+    return {name: values[name] for name in columns}
+
+
 def one(conn: Connection, hot: HotStatement, params: Mapping[str, Any]) -> Mapping[Any, Any]:
     """The row a statement gives; a statement that gives none is an error."""
     row = first(conn, hot, params)

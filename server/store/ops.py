@@ -59,8 +59,8 @@ _CONVERSATION_BY_ID = HotStatement(
 _CONVERSATION_BY_OPEN_KEY = HotStatement(
     select(conversations).where(conversations.c.open_key == bindparam("b_key"))
 )
-_INSERT_CONVERSATION = HotStatement(insert(conversations).returning(*conversations.c))
-_INSERT_MESSAGE = HotStatement(insert(messages).returning(*messages.c))
+_INSERT_CONVERSATION = HotStatement(insert(conversations))
+_INSERT_MESSAGE = HotStatement(insert(messages))
 
 
 def _taking_seq(where: ColumnElement[bool], *, inbound: bool) -> HotStatement:
@@ -242,7 +242,7 @@ def open_conversation(
     row = hot.first(conn, _CONVERSATION_BY_OPEN_KEY, {"b_key": key})
     if row is not None:
         return row, False
-    created = hot.first(
+    created = hot.insert_row(
         conn,
         _INSERT_CONVERSATION,
         {
@@ -264,7 +264,6 @@ def open_conversation(
             "open_key": key,
         },
     )
-    assert created is not None  # INSERT ... RETURNING gives the row it made
     return created, True
 
 
@@ -298,15 +297,21 @@ def take_seq(conn: Connection, conversation_id: str, now: float, inbound: bool =
     return hot.one(conn, statement, {"b_id": conversation_id, "b_now": now})
 
 
-def ingest_inbound(conn: Connection, env: InboundEnvelope, now: float) -> Ingested:
-    """Store one inbound message (once per idempotency key) on the customer's open conversation."""
+def ingest_inbound(
+    conn: Connection, env: InboundEnvelope, now: float, contact_id: str | None = None
+) -> Ingested:
+    """Store one inbound message (once per idempotency key) on the customer's open conversation.
+
+    ``contact_id``: the sender's contact when the caller has just found it (a web chat visitor's
+    first message); otherwise it is found by the envelope's identities."""
     key = f"{env.channel}:{env.idempotency_key}" if env.idempotency_key else None
     if key is not None:
         existing = hot.first(conn, _MESSAGE_BY_KEY, {"b_key": key})
         if existing is not None:
             owner = hot.one(conn, _CONVERSATION_BY_ID, {"b_id": existing["conversation_id"]})
             return Ingested(owner, existing, True, False)
-    contact_id = find_or_create_contact(conn, env.identities, env.profile_name, now)
+    if contact_id is None:
+        contact_id = find_or_create_contact(conn, env.identities, env.profile_name, now)
     key_of_open = open_key(env.channel, env.channel_account, env.customer_address)
     row = hot.first(conn, _TAKE_SEQ_INBOUND_BY_OPEN_KEY, {"b_key": key_of_open, "b_now": now})
     created = False
@@ -342,7 +347,7 @@ def ingest_inbound(conn: Connection, env: InboundEnvelope, now: float) -> Ingest
         "updated_at": now,
         "raw": env.raw,
     }
-    message = hot.one(conn, _INSERT_MESSAGE, values)
+    message = hot.insert_row(conn, _INSERT_MESSAGE, values)
     record_event(
         conn,
         contact_id=contact_id,
@@ -406,7 +411,7 @@ def insert_outbound(conn: Connection, draft: OutboundDraft, now: float) -> Row:
         "updated_at": now,
         "raw": None,
     }
-    return hot.one(conn, _INSERT_MESSAGE, values)
+    return hot.insert_row(conn, _INSERT_MESSAGE, values)
 
 
 def write_step(conn: Connection, write: StepWrite, now: float) -> list[Row]:

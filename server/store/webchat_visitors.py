@@ -70,7 +70,7 @@ def _store_with_message(
     conn: Connection, *, session: WebchatSession, env: InboundEnvelope, now: float
 ) -> tuple[WebchatSession, Ingested]:
     stored = _store(conn, session=session, now=now)
-    return stored, ingest_inbound(conn, env, now)
+    return stored, ingest_inbound(conn, env, now, stored.contact_id)
 
 
 # The first write of every visitor runs these: compiled once, run on SQLite's cursor (``hot``).

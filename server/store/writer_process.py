@@ -47,7 +47,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def portable(value: Any) -> Any:
-    """``value`` with SQLAlchemy rows as dicts (rows do not pickle by themselves)."""
+    """``value`` with SQLAlchemy rows as dicts (rows do not pickle by themselves).
+
+    Runs on every outcome of the writer: values that hold no row come back as they are."""
+    if isinstance(value, (dict, str, int, float, bool, type(None))):
+        return value
     if isinstance(value, RowMapping):
         return dict(value)
     if isinstance(value, list):
@@ -55,9 +59,15 @@ def portable(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(portable(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = [f for f in dataclasses.fields(value) if f.init]
-        changes = {f.name: portable(getattr(value, f.name)) for f in fields}
-        return dataclasses.replace(value, **changes)
+        changes = {}
+        for field in dataclasses.fields(value):
+            if not field.init:
+                continue
+            held = getattr(value, field.name)
+            made = portable(held)
+            if made is not held:
+                changes[field.name] = made
+        return dataclasses.replace(value, **changes) if changes else value
     return value
 
 

@@ -43,3 +43,27 @@ async def test_urgent_operations_go_first_and_the_rest_fill_the_batch_in_order()
         ["ingest-1", "ingest-2", "step-1"],  # urgent first, then the oldest of the rest
         ["step-2", "step-3"],
     ]
+
+
+async def test_a_batch_with_urgent_operations_is_cut_at_the_urgent_size(
+    monkeypatch: Any,
+) -> None:
+    """Every operation in a batch waits for its commit: a burst of inbound messages is stored in
+    slices of ``URGENT_BATCH``, and flow work does not ride along while messages still wait."""
+    monkeypatch.setattr("server.store.batching.URGENT_BATCH", 2)
+    queue = RecordingQueue(max_batch=10)
+    queue.start()
+    first = asyncio.ensure_future(queue.submit("step-0"))
+    await asyncio.sleep(0)
+    waiting = [asyncio.ensure_future(queue.submit(f"step-{i}")) for i in (1, 2, 3)]
+    urgent = [asyncio.ensure_future(queue.submit(f"ingest-{i}", urgent=True)) for i in (1, 2, 3)]
+    await asyncio.sleep(0)
+    queue.release.set()
+    await asyncio.gather(first, *waiting, *urgent)
+    await queue.close()
+    assert queue.batches_seen == [
+        ["step-0"],
+        ["ingest-1", "ingest-2"],  # urgent work left: nothing else rides along
+        ["ingest-3", "step-1"],  # the last urgent one, the rest filled up to the urgent size
+        ["step-2", "step-3"],  # no urgent work: a full batch
+    ]
