@@ -17,6 +17,9 @@ from server.agents.channel_links import link_channels
 from server.agents.directory import AgentDirectory
 from server.agents.handoff import Handoff
 from server.agents.hub import AgentHub
+from server.agents.names import AgentNames
+from server.agents.notice_texts import load_notices
+from server.agents.notices import Notices
 from server.agents.service import RoutingService
 from server.areas import Services
 from server.config import Settings
@@ -27,10 +30,16 @@ from server.web.agents_ws import agents_endpoint
 from server.web.openapi import add_paths
 
 
-def routing_config(settings: Settings) -> RoutingConfig:
+def routing_file(settings: Settings) -> Path | None:
+    """The routing file in use; None when the router runs on its defaults."""
     configured = os.environ.get("THREADLINE_ROUTING_FILE")
     path = Path(configured) if configured else settings.data_dir / "routing.json"
-    if configured or path.exists():
+    return path if configured or path.exists() else None
+
+
+def routing_config(settings: Settings) -> RoutingConfig:
+    path = routing_file(settings)
+    if path is not None:
         return RoutingConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
     return RoutingConfig.from_dict({})
 
@@ -45,6 +54,11 @@ async def setup(services: Services) -> None:
     hub = AgentHub(services.store)
     service = RoutingService(runtime, hub, routing_config(services.settings))
     handoff = Handoff(service, hub)
+    names = AgentNames(services.store)
+    notices = Notices(runtime, load_notices(services.settings.data_dir), names)
+    service.notices = notices
+    services.extras["agent_names"] = names
+    runtime.inbound_interceptors.append(notices.take_answer)
     services.extras["agent_directory"] = AgentDirectory(
         services.store, jwt_secret(services.settings.data_dir)
     )
@@ -54,6 +68,7 @@ async def setup(services: Services) -> None:
     runtime.effect_handlers[RouteToAgent] = handoff.route_to_agent
     runtime.agent_inbound = handoff.agent_inbound
     runtime.message_listeners.append(handoff.on_message)
+    runtime.revision_listeners.append(handoff.on_revision)
     link_channels(handoff.links, services.store, services.extras)
     await service.start()
 

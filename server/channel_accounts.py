@@ -35,6 +35,13 @@ class TwilioAccount:
     api_base: str | None = None
     # Business number (``+1...`` or ``whatsapp:+1...``, E.164) -> flow name (None: default flow).
     numbers: dict[str, str | None] = field(default_factory=dict)
+    # Messaging Services (MG...): replies from a number go through its own service, else the
+    # account's; Twilio then picks the sender from the service's pool (sticky sender).
+    number_services: dict[str, str] = field(default_factory=dict)
+    messaging_service_sid: str | None = None
+
+    def messaging_service_for(self, number: str) -> str | None:
+        return self.number_services.get(number) or self.messaging_service_sid
 
 
 @dataclass(frozen=True)
@@ -59,20 +66,24 @@ class ChannelAccounts:
         return next((a for a in self.twilio if a.account_sid == account_sid), None)
 
     def twilio_for_number(self, number: str) -> TwilioAccount | None:
-        """The account that owns a business number; the only account when there is one."""
+        """The account that lists a business number; else the only account with a Messaging
+        Service (a number of its pool need not be listed); else the only account."""
         for account in self.twilio:
             if number in account.numbers:
                 return account
+        pooled = [a for a in self.twilio if a.messaging_service_sid]
+        if len(pooled) == 1:
+            return pooled[0]
         return self.twilio[0] if len(self.twilio) == 1 else None
 
     def whatsapp_for(self, phone_number_id: str) -> WhatsAppAccount | None:
+        """The account configured for a phone-number id, else the environment's account that
+        serves every id; None for an id nobody configured (its traffic is not ours to store or
+        answer, even when one of our app secrets signed it)."""
         for account in self.whatsapp:
             if account.phone_number_id == phone_number_id:
                 return account
-        wildcard = [a for a in self.whatsapp if a.phone_number_id is None]
-        if wildcard:
-            return wildcard[0]
-        return self.whatsapp[0] if len(self.whatsapp) == 1 else None
+        return next((a for a in self.whatsapp if a.phone_number_id is None), None)
 
     def account_flows(self) -> dict[tuple[str, str], str]:
         """(channel, channel account) -> flow name, as ``Runtime.account_flows`` wants it."""
@@ -105,14 +116,29 @@ def accounts_from_env(env: Mapping[str, str], public_url: str | None) -> Channel
     sid = env.get("THREADLINE_TWILIO_ACCOUNT_SID")
     token = env.get("THREADLINE_TWILIO_AUTH_TOKEN")
     if sid and token:
-        twilio.append(TwilioAccount(sid, token, env.get("THREADLINE_TWILIO_API_BASE") or None))
+        twilio.append(
+            TwilioAccount(
+                sid,
+                token,
+                env.get("THREADLINE_TWILIO_API_BASE") or None,
+                messaging_service_sid=_service_sid(
+                    env.get("THREADLINE_TWILIO_MESSAGING_SERVICE_SID"),
+                    "THREADLINE_TWILIO_MESSAGING_SERVICE_SID",
+                ),
+            )
+        )
     whatsapp: list[WhatsAppAccount] = []
     access = env.get("THREADLINE_WHATSAPP_ACCESS_TOKEN", "")
     secret = env.get("THREADLINE_WHATSAPP_APP_SECRET", "")
     verify = env.get("THREADLINE_WHATSAPP_VERIFY_TOKEN", "")
     if access or secret or verify:
         graph = env.get("THREADLINE_WHATSAPP_GRAPH_BASE") or DEFAULT_GRAPH_BASE
-        whatsapp.append(WhatsAppAccount(None, access, secret, verify, graph))
+        # Without THREADLINE_WHATSAPP_PHONE_NUMBER_ID the account serves every id its app
+        # receives; with it (comma-separated ids), only those.
+        listed = env.get("THREADLINE_WHATSAPP_PHONE_NUMBER_ID", "").split(",")
+        ids: list[str | None] = [i.strip() for i in listed if i.strip()]
+        for phone_number_id in ids or [None]:
+            whatsapp.append(WhatsAppAccount(phone_number_id, access, secret, verify, graph))
     return ChannelAccounts(public_url, tuple(twilio), tuple(whatsapp))
 
 
@@ -159,12 +185,35 @@ def _twilio(item: dict[str, Any], where: str) -> TwilioAccount:
         numbers = dict.fromkeys(numbers)
     if not isinstance(numbers, dict):
         raise ChannelConfigError(f"{where}: 'numbers' must be an object or a list")
+    flows: dict[str, str | None] = {}
+    services: dict[str, str] = {}
+    for raw, value in numbers.items():
+        number = normalise_address(str(raw))
+        if isinstance(value, dict):  # {"flow": ..., "messaging_service_sid": ...}
+            here = f"{where}: numbers[{raw!r}]"
+            flows[number] = _optional(value, "flow", here)
+            service = _service_sid(_optional(value, "messaging_service_sid", here), here)
+            if service:
+                services[number] = service
+        else:
+            flows[number] = str(value) if value else None
     return TwilioAccount(
         account_sid=_required(item, "account_sid", where),
         auth_token=_required(item, "auth_token", where),
         api_base=_optional(item, "api_base", where),
-        numbers={normalise_address(str(n)): (str(f) if f else None) for n, f in numbers.items()},
+        numbers=flows,
+        number_services=services,
+        messaging_service_sid=_service_sid(_optional(item, "messaging_service_sid", where), where),
     )
+
+
+def _service_sid(value: str | None, where: str) -> str | None:
+    """A Messaging Service SID, checked here so a typo fails at start, not at the first send."""
+    if value is None:
+        return None
+    if not (value.startswith("MG") and len(value) == 34 and value[2:].isalnum()):
+        raise ChannelConfigError(f"{where}: 'messaging_service_sid' must be MG + 32 characters")
+    return value
 
 
 def _whatsapp(item: dict[str, Any], where: str) -> WhatsAppAccount:

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from channels.base import SendOutcome
 from channels.twilio import TwilioSender, match_choice
 from channels.whatsapp import WhatsAppSender
+from channels.whatsapp.media_upload import MediaSource
 from server.areas import Services
 from server.channel_accounts import ChannelAccounts, load_channel_accounts
 from server.config import Settings
@@ -51,6 +52,8 @@ class PhoneChannelSender:
         self.accounts = accounts
         self._twilio: dict[str, TwilioSender] = {}
         self._meta: dict[str | None, WhatsAppSender] = {}
+        # Set by the media area: our stored media goes to the Cloud API by upload, not link.
+        self.media_source: MediaSource | None = None
 
     def _twilio_sender(self, number: str) -> TwilioSender | None:
         account = self.accounts.twilio_for_number(number)
@@ -62,6 +65,7 @@ class PhoneChannelSender:
                 account.auth_token,
                 api_base=account.api_base,
                 public_url=self.accounts.public_url,
+                messaging_service_for=account.messaging_service_for,
             )
         return self._twilio[account.account_sid]
 
@@ -71,7 +75,7 @@ class PhoneChannelSender:
             return None
         if account.phone_number_id not in self._meta:
             self._meta[account.phone_number_id] = WhatsAppSender(
-                account.access_token, account.graph_base
+                account.access_token, account.graph_base, media_source=self.media_source
             )
         return self._meta[account.phone_number_id]
 

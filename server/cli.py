@@ -111,8 +111,17 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def register_flows_validate(commands: Subparsers) -> None:
-    validate = commands.add_parser("validate", help="check flow files; exit 1 if any is invalid")
+    validate = commands.add_parser(
+        "validate",
+        help="check flow files; exit 1 if any has an error (or, with --strict, a warning)",
+    )
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (what Studio publishes and runs, such as a Liquid syntax error "
+        "or a state nothing links to) as errors, for CI",
+    )
     validate.set_defaults(handler=run_flows_validate)
 
 
@@ -135,15 +144,18 @@ def run_flows_validate(args: argparse.Namespace) -> int:
             # ``flows/*.json`` matches the schema that lives beside the flows; it is no flow.
             print(f"skip {file} (the flow JSON Schema)")
             continue
-        _, issues = load_flow_file(file)
-        if issues:
+        _, issues = load_flow_file(file, warnings=True)
+        for issue in issues:
+            print(issue)
+        if any(issue.is_error or args.strict for issue in issues):
             invalid += 1
-            for issue in issues:
-                print(issue)
+        elif issues:
+            print(f"ok  {file} ({len(issues)} warning{'s' if len(issues) > 1 else ''})")
         else:
             print(f"ok  {file}")
     if invalid:
-        print(f"{invalid} of {len(files)} flow files invalid", file=sys.stderr)
+        what = "invalid" if not args.strict else "invalid or with warnings (--strict)"
+        print(f"{invalid} of {len(files)} flow files {what}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

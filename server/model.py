@@ -100,7 +100,19 @@ class MediaPart:
     caption: str | None = None
     filename: str | None = None
     media_kind: str = "file"  # image, video, audio, voice, document, sticker, file
+    # Inbound provider media is copied into our media store before a flow or agent sees it:
+    # ``stored_id`` names the copy, ``status`` is "stored" or "failed" (with ``error``), and
+    # None while not fetched yet (server.media).
+    stored_id: str | None = None
+    status: str | None = None
+    error: str | None = None
     kind: str = field(default="media", init=False)
+
+
+def media_kind_of_type(content_type: str | None) -> str:
+    """The ``media_kind`` of a file of ``content_type``: image, video, audio, else a file."""
+    major = (content_type or "").split("/", 1)[0]
+    return major if major in ("image", "video", "audio") else "file"
 
 
 @pickled_by_constructor

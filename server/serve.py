@@ -8,6 +8,7 @@ from pathlib import Path
 
 import uvicorn
 
+from server import startup
 from server.app import create_app
 from server.config import Settings
 from server.web import head_timeout
@@ -34,7 +35,8 @@ def run(
         log.info("admin token: stored in %s", settings.admin_token_file)
     else:
         log.info("admin token: from THREADLINE_ADMIN_TOKEN")
-    log.info("web chat demo: http://%s:%d/", host, port)
+    url = startup.listening_url(host, port)
+    log.info("listening on %s (web chat demo %s, agent desk %sdesk/)", url, url, url)
     uvicorn.run(
         # Web chat sockets and Twilio's webhooks go straight to their handlers, not through
         # Starlette's middleware and router (see server.web.front).

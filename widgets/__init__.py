@@ -40,12 +40,14 @@ REGISTRY: dict[str, WidgetType] = {
     )
 }
 
-# Studio widgets that only make sense on a voice call: validation names them and refuses the flow.
+# Studio widgets that only make sense on a voice call. Validation names them: an error where a
+# message can reach them, a warning where only a call can (Threadline fires no incomingCall).
 VOICE_ONLY = frozenset(
     {
         "say-play",
         "gather-input-on-call",
         "connect-call-to",
+        "make-outgoing-call-v1",
         "make-outgoing-call-v2",
         "record-voicemail",
         "record-call",
@@ -53,9 +55,19 @@ VOICE_ONLY = frozenset(
         "capture-payments",
         "fork-stream",
         "connect-virtual-agent",
-        "add-twiml-redirect",
+        "run-conversation-relay",
     }
 )
+
+# Studio widgets that handle messages but hand them to something Threadline does not run; why,
+# as validation says it.
+NOT_RUN_HERE = {
+    "add-twiml-redirect": "it hands the message to TwiML, which Threadline does not run",
+    "start-conversation": "it creates a Twilio Conversation; Threadline keeps its own",
+    "resume-conversation": "it resumes a Twilio Conversation; Threadline keeps its own",
+    "connect-virtual-agent-v2": "it connects a Dialogflow CX agent; use bot-triage",
+    "send-to-auto-pilot": "Twilio Autopilot was retired; use bot-triage",
+}
 
 
 def register(widget: WidgetType) -> None:

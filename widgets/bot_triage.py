@@ -87,6 +87,10 @@ def resume(call: WidgetCall, event: Event) -> WidgetResult | None:
         "ranking": list(event.data.get("ranking") or []),
         "text": text,
     }
+    if event.data.get("classifier"):
+        # Which classifier answered: "trained", or "previous"/"keyword" while the flow's own
+        # model was still training (server.nlu.background).
+        outputs["classifier"] = str(event.data["classifier"])
     threshold = as_number(call.props.get("threshold"), DEFAULT_THRESHOLD)
     routed = intent in intent_names(call.props) and confidence >= threshold
     return WidgetResult(transition=str(intent) if routed else FALLBACK, outputs=outputs)

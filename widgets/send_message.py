@@ -28,7 +28,13 @@ WIDGET = WidgetType(
     properties_schema={
         "type": "object",
         "properties": SEND_PROPERTIES,
-        "required": ["body"],
+        # A body, or a Content template in its place (Studio's message_type content_template).
+        "if": {
+            "properties": {"message_type": {"const": "content_template"}},
+            "required": ["message_type"],
+        },
+        "then": {"required": ["content_sid"]},
+        "else": {"required": ["body"]},
     },
     enter=enter,
     resume=resume,

@@ -4,6 +4,12 @@
 default workflow), ``attributes`` (JSON text) become the task attributes the workflow filters
 read, ``priority`` and ``timeout`` carry over. ``callComplete`` fires when an agent accepts;
 ``failedToEnqueue`` when no agent is online, the timeout passes or routing fails.
+
+Studio lists two more events on the widget, and exports carry them (Twilio's own web chat
+flow wires ``callFailure``): ``callFailure`` applies to voice calls only and
+``composerStarted`` to Flex's outbound composer. Both are accepted so such exports load, and
+neither ever fires on a messaging conversation. The hold-music properties (``hold_music_url``,
+``url_method``) are accepted and unused for the same reason.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ def resume(call: WidgetCall, event: Event) -> WidgetResult | None:
 WIDGET = WidgetType(
     hands_off=True,
     type="send-to-flex",
-    events=("callComplete", "failedToEnqueue"),
+    events=("callComplete", "failedToEnqueue", "callFailure", "composerStarted"),
     properties_schema={
         "type": "object",
         "properties": {
@@ -46,6 +52,8 @@ WIDGET = WidgetType(
             "attributes": OBJECT_OR_JSON,
             "priority": NUMBER,
             "timeout": NUMBER,
+            "hold_music_url": {"type": "string"},
+            "url_method": {"type": "string"},
         },
     },
     enter=enter,

@@ -52,6 +52,7 @@ def message_frame(message: dict[str, Any]) -> dict[str, Any]:
         "parts": message["parts"] or [],
         "status": message["status"],
         "time": message["created_at"],
+        **({"author_name": message["author_name"]} if message.get("author_name") else {}),
     }
 
 

@@ -13,7 +13,7 @@ import base64
 import logging
 import os
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -128,7 +128,9 @@ class TwilioSender:
     """``channels.base.Sender`` for SMS/MMS and WhatsApp conversations hosted on Twilio.
 
     ``conversation.channel_account`` is the business number (``+1...`` or ``whatsapp:+1...``)
-    used as From, ``conversation.customer_address`` the customer's, used as To.
+    used as From, ``conversation.customer_address`` the customer's, used as To. When
+    ``messaging_service_for(business number)`` names a Messaging Service, sends pass its
+    ``MessagingServiceSid`` instead of From and Twilio picks the sender from the service's pool.
     """
 
     def __init__(
@@ -138,8 +140,10 @@ class TwilioSender:
         api_base: str | None = None,
         public_url: str | None = None,
         timeout: float = 10.0,
+        messaging_service_for: Callable[[str], str | None] | None = None,
     ) -> None:
         self.account_sid = account_sid
+        self.messaging_service_for = messaging_service_for
         self.auth_token = auth_token
         self.api_base = api_base
         self.status_callback = status_callback_url(public_url)
@@ -189,8 +193,11 @@ class TwilioSender:
         is_whatsapp = conversation.channel == Channel.WHATSAPP.value
         sender = _address(conversation.channel_account, is_whatsapp)
         recipient = _address(conversation.customer_address, is_whatsapp)
+        service = self._service(conversation.channel_account)
         try:
-            recent = await self._sent_since(sender, recipient, intended_at - CLOCK_SKEW_SECONDS)
+            recent = await self._sent_since(
+                sender, recipient, intended_at - CLOCK_SKEW_SECONDS, service
+            )
         except (TwilioException, TimeoutError, aiohttp.ClientError) as exc:
             raise SendCheckFailed(f"Twilio's Messages list is unavailable: {exc!r}") from exc
         candidates = [m for m in recent if m.sid not in known_ids]
@@ -216,6 +223,7 @@ class TwilioSender:
         is_whatsapp = conversation.channel == Channel.WHATSAPP.value
         sender = _address(conversation.channel_account, is_whatsapp)
         recipient = _address(conversation.customer_address, is_whatsapp)
+        service = self._service(conversation.channel_account)
         sids: list[str] = []
         status = "queued"
         for index, item in enumerate(sends):
@@ -226,7 +234,7 @@ class TwilioSender:
                     status = already.status or status
                 continue
             try:
-                created = await self._create(sender, recipient, item)
+                created = await self._create(sender, recipient, item, service)
             except TwilioRestException as exc:
                 code = str(exc.code) if exc.code is not None else str(exc.status)
                 return SendOutcome(
@@ -248,19 +256,35 @@ class TwilioSender:
                 status = created.status or status
         return SendOutcome(ok=True, provider_message_ids=tuple(sids), status=str(status))
 
-    async def _sent_since(self, sender: str, recipient: str, since: float) -> list[SentMessage]:
+    def _service(self, business_number: str) -> str | None:
+        if self.messaging_service_for is None:
+            return None
+        return self.messaging_service_for(business_number)
+
+    async def _sent_since(
+        self, sender: str, recipient: str, since: float, service: str | None = None
+    ) -> list[SentMessage]:
         """Messages Twilio holds from ``sender`` to ``recipient`` created since ``since``, newest
         first. Filtered on To and From only: a DateSent filter would leave out messages still
         queued (they have no sent date yet), which are exactly the ones a crash leaves behind.
-        Twilio lists newest first, so reading stops at the first older message."""
+        Twilio lists newest first, so reading stops at the first older message.
+
+        Sent through a Messaging Service, the sender was Twilio's pick, unknown to us (the
+        queued message may not even have one yet): the list is filtered on To only, and the
+        messages of that service kept."""
         found: list[SentMessage] = []
+        filters: dict[str, Any] = (
+            {"to": recipient} if service else {"to": recipient, "from_": sender}
+        )
         stream = await self._messages_api().stream_async(
-            to=recipient, from_=sender, limit=LOOKUP_LIMIT, page_size=LOOKUP_PAGE_SIZE
+            **filters, limit=LOOKUP_LIMIT, page_size=LOOKUP_PAGE_SIZE
         )
         async for item in stream:
             created = item.date_created.timestamp() if item.date_created else None
             if created is not None and created < since:
                 break
+            if service and item.messaging_service_sid != service:
+                continue
             found.append(
                 SentMessage(
                     sid=str(item.sid),
@@ -271,8 +295,14 @@ class TwilioSender:
             )
         return found
 
-    async def _create(self, sender: str, recipient: str, item: TwilioSend) -> Any:
-        arguments: dict[str, Any] = {"from_": sender, "to": recipient}
+    async def _create(
+        self, sender: str, recipient: str, item: TwilioSend, service: str | None = None
+    ) -> Any:
+        arguments: dict[str, Any] = {"to": recipient}
+        if service:
+            arguments["messaging_service_sid"] = service
+        else:
+            arguments["from_"] = sender
         if item.body:
             arguments["body"] = item.body
         if item.media_urls:

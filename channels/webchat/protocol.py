@@ -31,6 +31,7 @@ CHANNEL = "webchat"
 MAX_ATTACHMENTS = 5
 MAX_HISTORY_PAGE = 100
 MAX_PRECHAT_VALUE = 1000
+MAX_ID_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Typing:
 class History:
     before: int
     limit: int
+    # One of the visitor's earlier conversations on the account; None: the current one.
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,12 @@ def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame | FrameError
         limit = data.get("limit", 50)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             return FrameError("bad_field", "field 'limit' must be a positive integer")
-        return History(before, min(limit, MAX_HISTORY_PAGE))
+        conversation_id = data.get("conversation_id")
+        if conversation_id is not None and (
+            not isinstance(conversation_id, str) or not 0 < len(conversation_id) <= MAX_ID_CHARS
+        ):
+            return FrameError("bad_field", "field 'conversation_id' must be a conversation id")
+        return History(before, min(limit, MAX_HISTORY_PAGE), conversation_id)
     if kind == "prechat":
         fields = data.get("fields")
         if not isinstance(fields, dict) or not all(
@@ -187,6 +195,8 @@ def message_frame(message: dict[str, Any], client_id: str | None = None) -> dict
             )
         elif part.get("kind") == "choice_reply":
             frame["choice_id"] = part["choice_id"]
+    if message.get("author_name"):
+        frame["author_name"] = message["author_name"]  # the agent's display name
     if client_id:
         frame["client_id"] = client_id
     return frame
@@ -220,5 +230,9 @@ def read_frame(reader: str, seq: int) -> dict[str, Any]:
     return {"type": "read", "reader": reader, "seq": seq}
 
 
-def history_frame(messages: list[dict[str, Any]], before: int, more: bool) -> dict[str, Any]:
-    return {"type": "history", "before": before, "messages": messages, "more": more}
+def history_frame(
+    messages: list[dict[str, Any]], before: int, more: bool, **extra: Any
+) -> dict[str, Any]:
+    """``extra``: the page's ``conversation_id`` and, on a conversation's first page, the
+    visitor's conversation before it (``previous_conversation_id``)."""
+    return {"type": "history", "before": before, "messages": messages, "more": more, **extra}

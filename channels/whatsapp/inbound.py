@@ -4,6 +4,9 @@ One POST may carry several entries, each with several changes, and each change s
 messages and statuses. Every message type maps to a part: text, media (by provider media id,
 with the URL when Meta includes one), location, contacts/reaction/order/referral/unsupported as
 ``DataPart``, and button/list/template-button replies as ``ChoiceReplyPart``.
+
+Revokes, edits and system messages (number and identity changes) are not customer turns: they
+become ``CustomerNotice`` values (``WebhookBatch.notices``), never envelopes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.base import StatusUpdate
+from channels.notices import CustomerNotice
 from channels.twilio.phone import to_e164
+from channels.whatsapp.notices import NOTICE_TYPES, notice_of
 from server.model import (
     Channel,
     ChoiceReplyPart,
@@ -37,6 +42,7 @@ _STATUS_ALIASES = {"played": "read"}
 class WebhookBatch:
     messages: list[InboundEnvelope] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
+    notices: list[CustomerNotice] = field(default_factory=list)
 
 
 def parse_webhook(body: dict[str, Any]) -> WebhookBatch:
@@ -52,7 +58,11 @@ def parse_webhook(body: dict[str, Any]) -> WebhookBatch:
                 continue  # account, template and quality updates carry no conversation traffic
             value = _object(change.get("value"))
             for message in _objects(value.get("messages")):
-                batch.messages.append(_envelope(value, message))
+                if _text(message.get("type")) in NOTICE_TYPES:
+                    envelope = _envelope(value, message)
+                    batch.notices.append(notice_of(envelope, message, _edited_parts(message)))
+                else:
+                    batch.messages.append(_envelope(value, message))
             for status in _objects(value.get("statuses")):
                 batch.statuses.append(_status(status))
     return batch
@@ -84,7 +94,7 @@ def _envelope(value: dict[str, Any], message: dict[str, Any]) -> InboundEnvelope
     user_id = _text(message.get("from_user_id")) or _text(contact.get("user_id"))
     number = to_e164(wa_id) if wa_id else None
     profile_name = _text(_object(contact.get("profile")).get("name")) or None
-    parts = _parts(message, _objects(value.get("errors")))
+    parts = parts_of(message, _objects(value.get("errors")))
     wamid = _text(message.get("id")) or None
     identities = []
     if number:
@@ -116,7 +126,19 @@ def _contact_of(contacts: list[dict[str, Any]], message: dict[str, Any]) -> dict
     return contacts[0] if len(contacts) == 1 else {}
 
 
-def _parts(message: dict[str, Any], change_errors: list[dict[str, Any]]) -> tuple[Part, ...]:
+def _edited_parts(message: dict[str, Any]) -> tuple[Part, ...]:
+    """An edit's new content: ``edit.message`` is a message object of its own (text, or media
+    with its caption); its ``type`` is taken from its content when Meta leaves it out."""
+    edited = dict(_object(_object(message.get("edit")).get("message")))
+    if not edited:
+        return ()
+    if not _text(edited.get("type")):
+        known = ("text", "interactive", "location", *_MEDIA_TYPES)
+        edited["type"] = next((kind for kind in known if kind in edited), "")
+    return parts_of(edited, [])
+
+
+def parts_of(message: dict[str, Any], change_errors: list[dict[str, Any]]) -> tuple[Part, ...]:
     kind = _text(message.get("type"))
     raw = message.get(kind) if kind else None
     content = _object(raw)

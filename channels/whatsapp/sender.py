@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from channels.base import SendOutcome
+from channels.whatsapp.media_upload import MediaSource, OwnMedia
 from channels.whatsapp.render import render, render_templates
 from channels.whatsapp.window import WINDOW_CLOSED_CODE, WINDOW_CLOSED_REASON, window_open
-from server.model import Conversation, Message, TemplatePart
+from server.model import Conversation, MediaPart, Message, Part, TemplatePart
 
 DEFAULT_GRAPH_BASE = "https://graph.facebook.com/v21.0"
 
@@ -32,8 +34,10 @@ class WhatsAppSender:
         graph_base: str = DEFAULT_GRAPH_BASE,
         timeout: float = 10.0,
         clock: Callable[[], datetime] | None = None,
+        media_source: MediaSource | None = None,
     ) -> None:
         self.graph_base = graph_base.rstrip("/")
+        self.media_source = media_source
         self._clock = clock or (lambda: datetime.now(UTC))
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {access_token}"}, timeout=timeout
@@ -50,7 +54,10 @@ class WhatsAppSender:
 
     async def send(self, conversation: Conversation, message: Message) -> SendOutcome:
         if window_open(conversation.last_inbound_at, self._clock()):
-            bodies = render(message.parts)
+            parts = await self._with_uploads(conversation.channel_account, message.parts)
+            if isinstance(parts, SendOutcome):
+                return parts
+            bodies = render(parts)
         elif any(isinstance(part, TemplatePart) for part in message.parts):
             bodies = render_templates(message.parts)
         else:
@@ -81,6 +88,44 @@ class WhatsAppSender:
             ok=True, provider_message_ids=tuple(wamids), status="accepted", store_at_once=True
         )
 
+    async def _with_uploads(
+        self, phone_number_id: str, parts: tuple[Part, ...]
+    ) -> tuple[Part, ...] | SendOutcome:
+        """``parts`` with our own media uploaded to Meta and referred to by its media id."""
+        if self.media_source is None:
+            return parts
+        out: list[Part] = []
+        for part in parts:
+            own = None
+            if isinstance(part, MediaPart) and part.url and not part.media_id:
+                own = await self.media_source(part.url)
+            if own is None:
+                out.append(part)
+                continue
+            assert isinstance(part, MediaPart)
+            uploaded = await self.upload_media(phone_number_id, own)
+            if isinstance(uploaded, SendOutcome):
+                return uploaded
+            filename = part.filename or own.filename
+            out.append(
+                replace(part, media_id=uploaded, content_type=own.content_type, filename=filename)
+            )
+        return tuple(out)
+
+    async def upload_media(self, phone_number_id: str, media: OwnMedia) -> str | SendOutcome:
+        """Upload a file to Meta: its media id, or a failed outcome."""
+        url = f"{self.graph_base}/{phone_number_id}/media"
+        form = {"messaging_product": "whatsapp", "type": media.content_type}
+        files = {"file": (media.filename, media.data, media.content_type)}
+        try:
+            response = await self._http.post(url, data=form, files=files)
+        except httpx.HTTPError as exc:
+            return SendOutcome(ok=False, status="failed", error=f"Graph API unreachable: {exc!r}")
+        answer = _json(response)
+        if response.is_success and isinstance(answer.get("id"), str | int):
+            return str(answer["id"])
+        return _failure(response, answer)
+
     async def mark_read(self, phone_number_id: str, wamid: str) -> bool:
         """Mark an inbound message as read (blue ticks); True when Meta accepted it."""
         payload = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
@@ -96,23 +141,33 @@ class WhatsAppSender:
             response = await self._http.post(url, json=payload)
         except httpx.HTTPError as exc:
             return SendOutcome(ok=False, status="failed", error=f"Graph API unreachable: {exc!r}")
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        if response.is_success and isinstance(answer, dict):
+        answer = _json(response)
+        if response.is_success:
             return answer
-        error = answer.get("error") if isinstance(answer, dict) else None
-        error = error if isinstance(error, dict) else {}
-        return SendOutcome(
-            ok=False,
-            status="failed",
-            error=str(error.get("message") or f"Graph API answered HTTP {response.status_code}"),
-            error_code=str(error["code"]) if "code" in error else str(response.status_code),
-        )
+        return _failure(response, answer)
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; empty when it is not one."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _failure(response: httpx.Response, answer: dict[str, Any]) -> SendOutcome:
+    error = answer.get("error")
+    error = error if isinstance(error, dict) else {}
+    return SendOutcome(
+        ok=False,
+        status="failed",
+        error=str(error.get("message") or f"Graph API answered HTTP {response.status_code}"),
+        error_code=str(error["code"]) if "code" in error else str(response.status_code),
+    )
 
 
 def _recipient(address: str) -> dict[str, str]:

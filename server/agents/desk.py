@@ -18,7 +18,7 @@ from server.agents import protocol
 from server.agents.auth import Identity
 from server.agents.handoff import Handoff, status_frame
 from server.agents.service import RoutingService
-from server.model import Choice, ChoicesPart, MediaPart, Part, TextPart
+from server.model import Choice, ChoicesPart, MediaPart, Part, TextPart, media_kind_of_type
 from server.routing import RoutingError
 from server.routing import effects as rfx
 from server.routing import events as ev
@@ -135,6 +135,8 @@ class DeskSession:
                     url=item["url"],
                     content_type=item.get("content_type"),
                     filename=item.get("filename"),
+                    # WhatsApp sends media by kind: an image goes as an image, not a document.
+                    media_kind=media_kind_of_type(item.get("content_type")),
                 )
             )
         if frame.get("choices"):
@@ -146,8 +148,12 @@ class DeskSession:
                     "invalid_frame", "a reply needs text, choices or attachments", "reply"
                 )
             ]
+        names = self.service.notices.names if self.service.notices is not None else None
         message = await self.service.runtime.send_agent_message(
-            frame["conversation_id"], self.agent_id, tuple(parts)
+            frame["conversation_id"],
+            self.agent_id,
+            tuple(parts),
+            author_name=await names.name(self.agent_id) if names is not None else None,
         )
         if message is None:
             return [protocol.error("not_found", "no such conversation", "reply")]

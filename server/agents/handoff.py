@@ -100,6 +100,11 @@ class Handoff:
             # The service already answered no_agents; this acknowledgement changes nothing.
             return Result(effect.request_id, now, True, {"outcome": "answered"})
         position = self.service.router.position(cid)
+        flow_tells = bool(execution and execution.waiting.get("wait_message"))
+        if self.service.notices is not None and not flow_tells:
+            # Offered at once (no position) or waiting in line: either way the customer knows,
+            # unless the flow's own ``estimated_wait_message`` already tells them.
+            self.runtime.spawn(self.service.notices.queued(cid, position))
         data: dict[str, Any] = {"outcome": "queued", "position": None}
         if position is not None:
             data.update(
@@ -133,6 +138,17 @@ class Handoff:
         """
         frame = protocol.out(
             "message", conversation_id=conversation["id"], message=message_json(message)
+        )
+        task = self.service.router.state.tasks.get(conversation["id"])
+        if task is not None and task.agent_id and task.status in ROUTED_STATUSES:
+            await self.hub.send(task.agent_id, frame)
+        await self.hub.tell_monitors(conversation["id"], {**frame, "monitoring": True})
+
+    async def on_revision(self, conversation: Row, message: Row) -> None:
+        """A customer deleted or edited a message: the assigned agent (sequenced, so a desk that
+        was offline catches up) and monitors get it as now stored."""
+        frame = protocol.out(
+            "message_updated", conversation_id=conversation["id"], message=message_json(message)
         )
         task = self.service.router.state.tasks.get(conversation["id"])
         if task is not None and task.agent_id and task.status in ROUTED_STATUSES:

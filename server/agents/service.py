@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.agents import protocol
 from server.agents.context import empty_flow_context, live_context
 from server.agents.hub import AgentHub
+from server.agents.notices import Notices
 from server.engine.events import Result
 from server.routing import Router, RoutingConfig
 from server.routing import effects as fx
@@ -52,6 +53,7 @@ class _Batch:
     answered: dict[str, Result] = field(default_factory=dict)  # conversation -> flow result
     frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     removed: set[tuple[str, str]] = field(default_factory=set)
+    notices: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # task -> kind
 
 
 class RoutingService:
@@ -65,6 +67,8 @@ class RoutingService:
         self._wake = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
         self._stopping = False
+        # What the customer is told (hand-off notices); None: nothing (tests of routing alone).
+        self.notices: Notices | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -100,6 +104,8 @@ class RoutingService:
             if holder and holder != self._holder(task_id) and task_id in self.router.state.tasks:
                 # Transferred or reassigned away: the previous agent's desk drops it.
                 self._removed(batch, holder, task_id, "transferred")
+                if isinstance(event, ev.Transfer) and task_id:
+                    batch.notices.setdefault(task_id, ("transferred", None))
             consumed = event.timer_id if isinstance(event, ev.TimerFired) else None
             snapshot = self.router.to_dict()
             await self.store.write(lambda conn: self._commit(conn, batch, snapshot, consumed))
@@ -107,6 +113,7 @@ class RoutingService:
                 self._wake.set()
         for agent_id, frame in batch.frames:
             await self.hub.send(agent_id, frame)
+        await self._tell_customers(batch)
         for conversation_id, result in batch.answered.items():
             execution_id = result.request_id.split(":", 1)[0]
             self.runtime.feed(conversation_id, execution_id, result)
@@ -123,11 +130,18 @@ class RoutingService:
             elif isinstance(effect, fx.Offer):
                 self._status(batch, effect.task_id, status="offered")
                 context = await self.context(effect.task_id)
+                # The conversation row learns its queue only when the offer is accepted; the
+                # agent deciding whether to take it needs it now, from the routing task.
+                task = self.router.state.tasks.get(effect.task_id)
+                queue = task.queue if task is not None else context.get("queue")
+                if context and not context.get("queue"):
+                    context["queue"] = queue
                 frame = protocol.out(
                     "offer",
                     conversation_id=effect.task_id,
                     expires_at=effect.expires_at,
                     reason=effect.reason,
+                    queue=queue,
                     context=context,
                 )
                 batch.frames.append((effect.agent_id, frame))
@@ -152,12 +166,14 @@ class RoutingService:
                 )
                 batch.frames.append((effect.agent_id, frame))
                 await self._answer(batch, effect.task_id, True, "assigned", agent=effect.agent_id)
+                batch.notices[effect.task_id] = ("assigned", effect.agent_id)
             elif isinstance(effect, fx.Requeued):
                 self._status(
                     batch, effect.task_id, status="queued", agent_id=None, queue=effect.queue
                 )
                 if effect.from_agent:
                     self._removed(batch, effect.from_agent, effect.task_id, effect.reason)
+                    batch.notices.setdefault(effect.task_id, ("transferred", None))
             elif isinstance(effect, fx.TaskTimedOut):
                 self._status(batch, effect.task_id, status="bot", agent_id=None, queue=None)
                 await self._answer(batch, effect.task_id, False, "timeout")
@@ -184,11 +200,24 @@ class RoutingService:
                         by=effect.by,
                     )
                     batch.frames.append((effect.agent_id, frame))
+                    batch.notices[effect.task_id] = ("closed", None)
                 await self._answer(batch, effect.task_id, False, "failed")
             elif isinstance(effect, fx.AgentStateChanged):
                 frame = protocol.out("agent_state", activity=effect.activity, reason=effect.reason)
                 batch.frames.append((effect.agent_id, frame))
             # TransferFailed goes back to the caller through the returned effects.
+
+    async def _tell_customers(self, batch: _Batch) -> None:
+        """Hand-off notices, after the commit and the agents' frames (never undo a decision)."""
+        if self.notices is None:
+            return
+        for task_id, (kind, agent_id) in batch.notices.items():
+            if kind == "assigned" and agent_id:
+                await self.notices.assigned(task_id, agent_id)
+            elif kind == "transferred":
+                await self.notices.transferred(task_id)
+            elif kind == "closed":
+                await self.notices.closed(task_id)
 
     def _holder(self, task_id: str | None) -> str | None:
         task = self.router.state.tasks.get(task_id) if task_id else None

@@ -25,7 +25,13 @@ from server.runtime.http_client import MAX_RESPONSE_BYTES, FlowHttpClient
 from server.store import Store
 from server.store.schema import contacts, identities
 
-IDENTITY_KINDS = {"phone": ("phone", "whatsapp"), "email": ("email",), "id": ("crm",)}
+# ``user_id`` is a user id an app or the web chat's identify call signed (identity ``app``).
+IDENTITY_KINDS = {
+    "phone": ("phone", "whatsapp"),
+    "email": ("email",),
+    "user_id": ("app",),
+    "id": ("crm",),
+}
 
 
 class CrmError(Exception):

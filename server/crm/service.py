@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.crm import cache
+from server.crm import cache, keys
 from server.crm.connectors import (
     Connector,
     ContactStoreConnector,
@@ -87,12 +87,24 @@ class CrmService:
             raise SettingError(f"the default CRM connector {self.default!r} is not configured")
 
     async def lookup(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Look the contact up by the payload's ``by``/``value``, or, without a value, by the keys
+        the customer's channel knows (``server.crm.keys``): the first one found wins, and the
+        answer says which (``by``, ``value``)."""
         name = str(payload.get("connector") or self.default)
         connector = self.connectors.get(name)
         if connector is None:
             raise CrmError(f"no CRM connector {name!r}")
-        by = str(payload.get("by") or "phone")
-        value = str(payload.get("value") or "")
+        if str(payload.get("value") or "").strip():
+            by = str(payload.get("by") or "phone")
+            return await self._lookup(name, connector, by, str(payload["value"]))
+        answer: dict[str, Any] = {"found": False, "fields": {}, "connector": name}
+        for by, value in await keys.lookup_keys(self.store, payload):
+            answer = {**await self._lookup(name, connector, by, value), "by": by, "value": value}
+            if answer["found"]:
+                break
+        return answer
+
+    async def _lookup(self, name: str, connector: Connector, by: str, value: str) -> dict[str, Any]:
         key = f"{by}:{normalise(by, value)}"
         now = time.time()
         ttl = self.cache_seconds.get(name, 0.0)

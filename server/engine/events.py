@@ -11,7 +11,8 @@ class Start:
     """Start an execution through the trigger widget.
 
     ``trigger`` is the trigger event that fires (incomingMessage, incomingConversationMessage,
-    incomingRequest, incomingParent); ``message`` is the inbound message for message triggers;
+    incomingRequest, incomingParent); ``message`` is the inbound message for message triggers
+    (``trigger.message``, or ``trigger.conversation`` for incomingConversationMessage);
     ``data`` becomes ``flow.data`` (REST-triggered executions) and ``parameters`` become
     ``trigger.parent.parameters`` (subflows).
     """

@@ -13,7 +13,7 @@ from typing import Any
 from transitions import Machine
 
 from server.engine.templates import Renderer, compile_value, has_templates, render_plan
-from server.engine.widget import WidgetType
+from server.engine.widget import WidgetCall, WidgetResult, WidgetType
 
 END = "__end__"
 EVENT_KEY_SEPARATOR = "#"
@@ -26,6 +26,20 @@ def event_name(key: str) -> str:
 
 class FlowError(ValueError):
     """A flow definition that cannot be compiled (validation normally catches these first)."""
+
+
+CANNOT_RUN = "__cannot_run__"  # never wired: entering a stand-in ends the execution
+
+
+def _cannot_run(call: WidgetCall) -> WidgetResult:
+    return WidgetResult(transition=CANNOT_RUN)
+
+
+def stand_in(kind: str) -> WidgetType:
+    """A widget type with no step function here (a voice widget in a Studio export that also
+    takes calls). Validation lets one through only where no message reaches it; were it
+    entered anyway, the execution ends there."""
+    return WidgetType(type=kind, events=(), properties_schema={}, enter=_cannot_run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,14 @@ class CompiledFlow:
             return False, None
         return True, self.next_states[key]
 
+    def wired_events(self, state: str) -> frozenset[str]:
+        """The events of ``state`` whose transition leads somewhere (not to the end)."""
+        return frozenset(
+            event_name(event)
+            for (source, event), target in self.next_states.items()
+            if source == state and target is not None
+        )
+
 
 def compile_flow(
     definition: dict[str, Any],
@@ -69,9 +91,7 @@ def compile_flow(
     states: dict[str, CompiledState] = {}
     machine_transitions: list[dict[str, str]] = []
     for raw in definition.get("states", []):
-        widget = registry.get(raw.get("type", ""))
-        if widget is None:
-            raise FlowError(f"state {raw.get('name')!r}: unknown widget type {raw.get('type')!r}")
+        widget = registry.get(raw.get("type", "")) or stand_in(raw.get("type", ""))
         props = {k: v for k, v in (raw.get("properties") or {}).items() if k != "offset"}
         conditional: list[dict[str, Any]] = []
         for index, transition in enumerate(raw.get("transitions", [])):

@@ -168,7 +168,16 @@ class _Run:
 
 
 def _start_context(context: dict[str, Any], event: Start) -> None:
-    if event.message is not None:
+    if event.message is not None and event.trigger == "incomingConversationMessage":
+        # Studio fills ``trigger.conversation`` (ConversationSid, Body, Author, ...) for
+        # messages that arrive through a conversation. ``trigger.message`` gets the same
+        # fields: flows that wire both message events to one widget (Threadline's own do)
+        # read ``trigger.message.Body`` whichever fired; Studio would leave it empty.
+        context["trigger"] = {
+            "conversation": dict(event.message),
+            "message": dict(event.message),
+        }
+    elif event.message is not None:
         context["trigger"] = {"message": dict(event.message)}
     elif event.trigger == "incomingParent":
         context["trigger"] = {"parent": {"parameters": dict(event.parameters)}}

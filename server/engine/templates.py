@@ -8,8 +8,11 @@ Studio's dialect differs from plain python-liquid in ways that matter here:
 
 - a broken expression renders as empty and never fails the widget, so the environment runs in
   lax mode (one bad tag or filter blanks itself, not the whole message; filters that fail with
-  plain Python errors are made to fail as Liquid errors for that) and a template that does
-  not even tokenize renders as empty (``syntax_error`` lets validation report it before publish);
+  plain Python errors are made to fail as Liquid errors for that);
+- a template that does not parse at all keeps its text: what comes before markup left open
+  (``{{flow.variables.id`` with no closing braces, published in a real Studio export) renders,
+  and the unclosed rest stays as written; any other template that does not parse renders as
+  its own text, unchanged (see ``CompiledTemplate``; validation warns about both);
 - every ``for`` loop stops after ``MAX_LOOP_ITERATIONS`` items, silently, and ``limit:`` reads
   as in Shopify's Liquid (0 or less: no items);
 - a template cannot run away with the worker's memory or time: a range literal holds at most
@@ -320,21 +323,41 @@ def _lookup(context: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+def unclosed_markup_at(source: str) -> int | None:
+    """Where the first ``{{`` or ``{%`` that is never closed starts, if one is."""
+    position = 0
+    while True:
+        starts = [i for i in (source.find("{{", position), source.find("{%", position)) if i >= 0]
+        if not starts:
+            return None
+        start = min(starts)
+        closer = "}}" if source.startswith("{{", start) else "%}"
+        end = source.find(closer, start + 2)
+        if end < 0:
+            return start
+        position = end + 2
+
+
 class CompiledTemplate:
-    __slots__ = ("error", "parts", "source", "template")
+    __slots__ = ("error", "parts", "source", "tail", "template")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.error: str | None = None
         self.template: BoundTemplate | None = None
+        self.tail = ""  # text after the template's output, kept as written
         self.parts = _simple_parts(source)
         try:
             self.template = ENV.from_string(source)
         except LiquidError as exc:
-            # Even lax mode refuses markup that does not tokenize (``{{ name``); keep the flow
-            # loadable and render such a property as empty, as Studio does.
+            # Even lax mode refuses some markup (``{{ name`` never closed, ``{% if %}`` with no
+            # ``endif``). Studio publishes such flows and runs them; its run-time behaviour is
+            # not documented, so the text is kept rather than blanked: the part before markup
+            # left open renders, the rest stays as written; otherwise the whole property is
+            # its own text. Nothing a customer sees goes missing without a trace.
             self.error = str(exc)
             self.parts = None
+            self.template, self.tail = _salvage(source)
 
     def render(self, context: Mapping[str, Any]) -> str:
         if self.parts is not None:
@@ -342,10 +365,11 @@ class CompiledTemplate:
             if rendered is not None:
                 return rendered
         if self.template is None:
-            return ""
+            return _within_output_limit(self.source)  # no part of it parses: kept as written
         try:
             # Lax mode already blanks each failing node, and stops writing at the output limit.
-            return self.template.render(**context)
+            rendered = self.template.render(**context)
+            return _within_output_limit(rendered + self.tail) if self.tail else rendered
         except Exception:
             # Last guard: filters fed with customer text can raise plain Python errors, and a
             # template must never crash a run; Studio renders what it cannot evaluate as empty.
@@ -370,6 +394,25 @@ class CompiledTemplate:
         if len(rendered) * 4 > MAX_OUTPUT_BYTES and len(rendered.encode()) > MAX_OUTPUT_BYTES:
             return None  # past the output limit: Liquid cuts it (found by tests/fuzz)
         return rendered
+
+
+def _within_output_limit(text: str) -> str:
+    """``text`` cut at ``MAX_OUTPUT_BYTES`` of UTF-8, as Liquid cuts what it renders."""
+    if len(text) * 4 <= MAX_OUTPUT_BYTES:
+        return text
+    return text.encode()[:MAX_OUTPUT_BYTES].decode(errors="ignore")
+
+
+def _salvage(source: str) -> tuple[BoundTemplate | None, str]:
+    """For a template that does not parse: the template of the text before the markup left
+    open, and that open rest as text; (None, "") when there is no such split."""
+    start = unclosed_markup_at(source)
+    if start is None or start == 0:
+        return None, ""
+    try:
+        return ENV.from_string(source[:start]), source[start:]
+    except LiquidError:
+        return None, ""
 
 
 def syntax_error(source: str) -> str | None:

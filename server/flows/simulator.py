@@ -20,10 +20,11 @@ import httpx
 
 from server.engine import Execution, compile_flow, new_context, step
 from server.engine import effects as fx
-from server.engine.events import Event, InboundMessage, Result, Start, TimerFired
+from server.engine.events import Event, InboundMessage, Result, TimerFired
 from server.engine.execution import ACTIVE
 from server.flows.loader import flow_sid
 from server.model import Choice, ChoicesPart, new_id, text_of
+from server.runtime.trigger_fields import message_start
 from widgets import REGISTRY
 
 HTTP_TIMEOUT = 10.0  # Studio's limit for HTTP calls
@@ -106,7 +107,15 @@ class Simulator:
         else:
             self.execution = self._new_execution()
             self._note(f"execution {self.execution.id} started")
-            self._feed(Start("incomingMessage", self.now, message=message))
+            # The simulated customer writes by SMS; a flow wired only for Conversations
+            # (incomingConversationMessage) starts as it would on a number attached to it.
+            conversation = {
+                "id": f"CV{self.execution.id[2:]}",
+                "channel": "sms",
+                "customer_address": self.customer_address,
+            }
+            message_id = str(message.get("MessageSid") or "")
+            self._feed(message_start(self.flow, conversation, message_id, message, self.now))
         return self._take_outputs()
 
     def fire_timeout(self) -> list[Output]:

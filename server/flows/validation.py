@@ -3,10 +3,17 @@
 Every problem becomes a ``FlowIssue`` naming the file, the state and the property, so a flow
 designer can find it without reading a traceback. Validation collects every issue it can rather
 than stopping at the first one.
+
+Issues are errors or warnings. An error is what keeps the flow from running (a transition to no
+state, an event the widget never fires, a voice-only widget). A warning is what Studio itself
+publishes and runs: a Liquid template that does not parse (it renders as text, see
+``server.engine.templates``), an unknown filter, a state nothing links to. Flows with warnings
+load and run; ``threadline flows validate --strict`` fails on them for CI.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections import deque
 from collections.abc import Iterator
@@ -21,10 +28,15 @@ from liquid.exceptions import LiquidError, TemplateNotFoundError
 
 from channels import untrusted
 from server.engine.templates import MARKUP, STRICT_ENV
-from widgets import REGISTRY, VOICE_ONLY
+from widgets import NOT_RUN_HERE, REGISTRY, VOICE_ONLY
 from widgets.operators import OPERATORS
+from widgets.trigger import NEVER_FIRED
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "flows" / "flow.schema.json"
+
+
+ERROR = "error"
+WARNING = "warning"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +45,11 @@ class FlowIssue:
     state: str | None
     property: str | None
     message: str
+    severity: str = ERROR  # ERROR: the flow cannot run; WARNING: it runs, as in Studio
+
+    @builtins.property  # ``property`` here is the field above
+    def is_error(self) -> bool:
+        return self.severity == ERROR
 
     def __str__(self) -> str:
         where = [self.file]
@@ -40,7 +57,8 @@ class FlowIssue:
             where.append(f"state {self.state!r}")
         if self.property is not None:
             where.append(f"property {self.property!r}")
-        return ": ".join([*where, self.message])
+        message = self.message if self.is_error else f"warning: {self.message}"
+        return ": ".join([*where, message])
 
 
 @cache
@@ -50,11 +68,14 @@ def flow_schema_validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def load_flow_file(path: str | Path) -> tuple[dict[str, Any] | None, list[FlowIssue]]:
+def load_flow_file(
+    path: str | Path, *, warnings: bool = False
+) -> tuple[dict[str, Any] | None, list[FlowIssue]]:
     """Read and validate one flow file.
 
     The definition is returned whenever the file holds a JSON object, even an invalid flow, so a
-    caller can still show it; the flow is usable only when the issue list is empty.
+    caller can still show it; the flow is usable only when the issue list holds no error
+    (``warnings``: include warnings in the list, see ``validate_flow``).
     """
     file = str(path)
     try:
@@ -77,10 +98,14 @@ def load_flow_file(path: str | Path) -> tuple[dict[str, Any] | None, list[FlowIs
         return None, [FlowIssue(file, None, None, f"the file {problem}")]
     if not isinstance(definition, dict):
         return None, [FlowIssue(file, None, None, "a flow definition must be a JSON object")]
-    return definition, validate_flow(definition, file=file)
+    return definition, validate_flow(definition, file=file, warnings=warnings)
 
 
-def validate_flow(definition: dict[str, Any], *, file: str) -> list[FlowIssue]:
+def validate_flow(
+    definition: dict[str, Any], *, file: str, warnings: bool = False
+) -> list[FlowIssue]:
+    """The errors that keep ``definition`` from running, in the order found; with
+    ``warnings``, the warnings too (what Studio publishes and runs, see the module)."""
     if untrusted.deeper_than(definition, untrusted.MAX_DEPTH):
         # What the API's and the loader's parsers refuse, refused here too for any other
         # caller: compiling such a flow recursed past Python's limit (found by tests/fuzz).
@@ -92,7 +117,8 @@ def validate_flow(definition: dict[str, Any], *, file: str) -> list[FlowIssue]:
     if schema_issues:
         # The semantic checks rely on the frame the schema guarantees.
         return schema_issues
-    return _FlowChecker(definition, file).issues()
+    issues = _FlowChecker(definition, file).issues()
+    return issues if warnings else [issue for issue in issues if issue.is_error]
 
 
 def _error_order(error: ValidationError) -> tuple[str, ...]:
@@ -142,20 +168,43 @@ class _FlowChecker:
         self.states: list[dict[str, Any]] = definition["states"]
         self.names = {state["name"] for state in self.states}
         self.found: list[FlowIssue] = []
+        self.runs_here: set[str] = set()
 
     def issue(self, state: str | None, prop: str | None, message: str) -> None:
         self.found.append(FlowIssue(self.file, state, prop, message))
+
+    def warn(self, state: str | None, prop: str | None, message: str) -> None:
+        self.found.append(FlowIssue(self.file, state, prop, message, WARNING))
 
     def issues(self) -> list[FlowIssue]:
         self.check_duplicates()
         initial = self.definition["initial_state"]
         if initial not in self.names:
             self.issue(None, "initial_state", f"names no state: {initial!r}")
+        # What a run here can enter: a widget that cannot run is an error only there.
+        self.runs_here = self.reached(initial, skip=NEVER_FIRED)
         for state in self.states:
             self.check_state(state)
         if initial in self.names:
             self.check_reachable(initial)
         return self.found
+
+    def reached(self, initial: str, skip: frozenset[str] = frozenset()) -> set[str]:
+        """The states reachable from ``initial``, not following events in ``skip``."""
+        if initial not in self.names:
+            return set()
+        targets: dict[str, list[str]] = {}
+        for state in self.states:
+            nexts = [t.get("next") for t in state.get("transitions", []) if t["event"] not in skip]
+            targets.setdefault(state["name"], []).extend(n for n in nexts if n)
+        reached = {initial}
+        queue = deque([initial])
+        while queue:
+            for target in targets.get(queue.popleft(), []):
+                if target not in reached and target in self.names:
+                    reached.add(target)
+                    queue.append(target)
+        return reached
 
     def check_duplicates(self) -> None:
         seen: set[str] = set()
@@ -165,34 +214,19 @@ class _FlowChecker:
             seen.add(state["name"])
 
     def check_reachable(self, initial: str) -> None:
-        targets: dict[str, list[str]] = {}
-        for state in self.states:
-            nexts = [t.get("next") for t in state.get("transitions", [])]
-            targets.setdefault(state["name"], []).extend(n for n in nexts if n)
-        reached = {initial}
-        queue = deque([initial])
-        while queue:
-            for target in targets.get(queue.popleft(), []):
-                if target not in reached and target in self.names:
-                    reached.add(target)
-                    queue.append(target)
+        reached = self.reached(initial)
         for state in self.states:
             if state["name"] not in reached:
-                self.issue(state["name"], None, f"unreachable from initial_state {initial!r}")
+                # Studio publishes flows with widgets nothing links to (left on the canvas);
+                # they never run, so they cannot fail.
+                self.warn(state["name"], None, f"unreachable from initial_state {initial!r}")
 
     def check_state(self, state: dict[str, Any]) -> None:
         name, kind = state["name"], state["type"]
         props = {k: v for k, v in (state.get("properties") or {}).items() if k != "offset"}
         widget = REGISTRY.get(kind)
-        if kind in VOICE_ONLY and widget is None:
-            self.issue(
-                name,
-                None,
-                f"widget type {kind!r} is voice-only; Threadline runs messaging flows "
-                f"(state {name!r} cannot run here)",
-            )
-        elif widget is None:
-            self.issue(name, None, f"unknown widget type {kind!r}")
+        if widget is None:
+            self.check_unrunnable(name, kind)
         props_valid = widget is not None and self.check_properties(
             name, props, widget.properties_schema
         )
@@ -220,6 +254,23 @@ class _FlowChecker:
                     self.issue(name, "transitions", f"event {event!r} has no transition")
         self.check_templates(name, props)
 
+    def check_unrunnable(self, name: str, kind: str) -> None:
+        """A widget type with no step function here: an error where a message can reach it; a
+        warning where only a call can (mixed voice and messaging exports), or nothing."""
+        if kind in VOICE_ONLY:
+            message = (
+                f"widget type {kind!r} is voice-only; Threadline runs messaging flows "
+                f"(state {name!r} cannot run here)"
+            )
+        elif kind in NOT_RUN_HERE:
+            message = f"widget type {kind!r} cannot run here: {NOT_RUN_HERE[kind]}"
+        else:
+            message = f"unknown widget type {kind!r}"
+        if name in self.runs_here:
+            self.issue(name, None, message)
+        else:
+            self.warn(name, None, f"{message}; it never runs here, no message reaches it")
+
     def check_properties(self, name: str, props: dict[str, Any], schema: dict[str, Any]) -> bool:
         """Report what the widget's schema refuses; whether it accepted the properties."""
         validator = Draft202012Validator(schema)
@@ -243,13 +294,13 @@ class _FlowChecker:
 
     def check_templates(self, name: str, value: Any, prefix: str | None = None) -> None:
         for path, source in _template_strings(value, [prefix] if prefix else []):
-            # Runs render broken markup and unknown filters as empty, as Studio does; designers
-            # hear about them here, from the strict twin of the run-time environment.
+            # Studio publishes these and runs them (broken markup stays text, an unknown filter
+            # renders empty): warnings, from the strict twin of the run-time environment.
             try:
                 template = STRICT_ENV.from_string(source)
             except LiquidError as error:
                 summary = str(error).splitlines()[0]
-                self.issue(name, property_path(path), f"Liquid syntax error: {summary}")
+                self.warn(name, property_path(path), f"Liquid syntax error: {summary}")
                 continue
             try:
                 used = set(template.filter_names())
@@ -259,10 +310,10 @@ class _FlowChecker:
                 summary = str(error).splitlines()[0]
                 if isinstance(error, TemplateNotFoundError):
                     summary = f"no template {summary!r}: a flow cannot include or render one"
-                self.issue(name, property_path(path), f"Liquid: {summary}")
+                self.warn(name, property_path(path), f"Liquid: {summary}")
                 continue
             for unknown in sorted(used - set(STRICT_ENV.filters)):
-                self.issue(name, property_path(path), f"Liquid: unknown filter {unknown!r}")
+                self.warn(name, property_path(path), f"Liquid: unknown filter {unknown!r}")
 
 
 def _template_strings(value: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:

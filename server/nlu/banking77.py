@@ -15,8 +15,9 @@ from pathlib import Path
 
 from server.nlu.intents import Intent
 
-# The repository sits beside the project's shared/ folder (in development and in CI alike).
-DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "intents" / "banking77"
+# Shipped with the package (server/nlu/data/banking77/README.md names the authors and the
+# licence), so the command and the tests find it in any clone and any installation.
+DEFAULT_DIR = Path(__file__).resolve().parent / "data" / "banking77"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +27,18 @@ class FewShotSplit:
 
 
 def load(directory: Path = DEFAULT_DIR) -> dict[str, list[str]]:
-    """Utterances by category, in file order."""
+    """Utterances of the folder's train.csv by category, in file order."""
+    return load_file(directory / "train.csv")
+
+
+def load_file(path: Path) -> dict[str, list[str]]:
+    """Utterances of one ``text,category`` CSV file by category, in file order."""
     by_category: dict[str, list[str]] = defaultdict(list)
-    with (directory / "train.csv").open(newline="", encoding="utf-8") as file:
-        for row in csv.DictReader(file):
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        if not {"text", "category"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path}: the header must name the columns text and category")
+        for row in reader:
             by_category[row["category"]].append(row["text"])
     return dict(by_category)
 
@@ -49,3 +58,19 @@ def few_shot_split(
     if sample is not None and sample < len(test):
         test = random.Random(seed).sample(test, sample)
     return FewShotSplit(tuple(intents), tuple(test))
+
+
+def held_out_split(
+    train: dict[str, list[str]],
+    test: dict[str, list[str]],
+    shots: int = 10,
+    seed: int = 0,
+    sample: int | None = None,
+) -> FewShotSplit:
+    """``shots`` examples per intent from ``train``; every utterance of ``test`` (another split,
+    such as BANKING77's test.csv) is tested, or a seeded ``sample`` of them."""
+    examples = few_shot_split(train, shots, seed).intents
+    tested = [(text, category) for category in sorted(test) for text in test[category]]
+    if sample is not None and sample < len(tested):
+        tested = random.Random(seed).sample(tested, sample)
+    return FewShotSplit(examples, tuple(tested))

@@ -1,6 +1,11 @@
 """Few-shot accuracy of a local model on BANKING77.
 
     python -m server.nlu.evaluate [--shots 10] [--model light|minilm] [--seed 0] [--sample N]
+                                  [--data DIR] [--test-file CSV]
+
+Examples come from DIR/train.csv (BANKING77's, shipped with the package, by default). Without
+``--test-file`` the test set is the rest of train.csv; with it, every row of that CSV (another
+split in the same ``text,category`` format, such as BANKING77's test.csv).
 
 Prints the overall accuracy, the number of test utterances, the time taken (training plus
 prediction), how coverage and accuracy trade off per confidence threshold, and the worst intents
@@ -58,8 +63,13 @@ def evaluate(
     seed: int = 0,
     sample: int | None = None,
     data: Path = banking77.DEFAULT_DIR,
+    test_file: Path | None = None,
 ) -> Report:
-    split = banking77.few_shot_split(banking77.load(data), shots, seed, sample)
+    train = banking77.load(data)
+    if test_file is None:
+        split = banking77.few_shot_split(train, shots, seed, sample)
+    else:
+        split = banking77.held_out_split(train, banking77.load_file(test_file), shots, seed, sample)
     texts = [text for text, _ in split.test]
     started = time.perf_counter()
     predictions = factory(model)(split.intents).predict(texts)
@@ -126,11 +136,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the example choice")
     parser.add_argument("--sample", type=int, default=None, help="test on a seeded sample of N")
     parser.add_argument("--worst", type=int, default=10, help="how many worst intents to list")
-    parser.add_argument("--data", type=Path, default=banking77.DEFAULT_DIR, help="BANKING77 folder")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=banking77.DEFAULT_DIR,
+        help="folder whose train.csv gives the examples (default: the shipped BANKING77)",
+    )
+    parser.add_argument(
+        "--test-file",
+        type=Path,
+        default=None,
+        help="score this text,category CSV instead of the rest of train.csv",
+    )
     args = parser.parse_args(argv)
     try:
-        report = evaluate(args.model, args.shots, args.seed, args.sample, args.data)
-    except (ModelUnavailable, FileNotFoundError) as error:
+        report = evaluate(args.model, args.shots, args.seed, args.sample, args.data, args.test_file)
+    except (ModelUnavailable, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(render(report, args.worst))

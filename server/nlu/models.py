@@ -42,6 +42,14 @@ class TrainedClassifiers:
         self._training: dict[str, threading.Lock] = {}
         self.trainings = 0  # how many classifiers were trained: tests and metrics read it
 
+    def peek(self, key: str) -> IntentClassifier | None:
+        """The classifier trained for ``intents_key(model, intents)``, if ready; never trains."""
+        with self._lock:
+            classifier = self._classifiers.get(key)
+            if classifier is not None:
+                self._classifiers.move_to_end(key)
+            return classifier
+
     def get(self, model: str, intents: Sequence[Intent]) -> IntentClassifier:
         build = factory(model)
         key = intents_key(model, intents)

@@ -87,7 +87,26 @@ class Router:
         if task is None or place is None:
             return None
         return estimate_position(
-            self.config, self.state, task.queue, place, self.pools.online_count(task.queue)
+            self.config, self.state, task.queue, place, self.present_count(task.queue)
+        )
+
+    def present_count(self, queue: str) -> int:
+        """Agents of ``queue`` online and routable, plus those within their reconnect grace.
+
+        An agent in its grace period is expected back (a dropped socket, a server restart):
+        a hand-off then waits for them rather than answering ``no_agents`` at once.
+        """
+        online = self.pools.online_count(queue)
+        if online:
+            return online
+        return sum(1 for agent in self.state.agents.values() if self._returning(agent, queue))
+
+    def _returning(self, agent: Agent, queue: str) -> bool:
+        return (
+            not agent.connected
+            and agent.grace_timer is not None
+            and self.config.is_routable(agent.activity)
+            and queue in self.pools.queues_of(agent.agent_id)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,6 +195,19 @@ class Router:
             if task.agent_id == agent.agent_id:
                 self._finish(task, at, task.disposition, "system")
         self.pools.update(agent)
+        self._no_longer_expected(agent, at)
+
+    def _no_longer_expected(self, agent: Agent, at: float) -> None:
+        """Tasks that waited only because this agent was expected back get ``no_agents`` now,
+        as they would have when created, if nobody else is present in their queue."""
+        for queue in self.pools.queues_of(agent.agent_id):
+            if self.present_count(queue):
+                continue
+            for task in [t for t in self.state.tasks.values() if t.queue == queue]:
+                if task.status == WAITING and not task.wait_when_no_agents:
+                    self._remove_unassigned(task, at, "no agent came back")
+                    self._record(task, at, "no_agents", f"no agent online in queue {queue}")
+                    self._emit(fx.NoAgents(task.task_id, queue, at))
 
     def _set_availability(self, e: ev.SetAvailability) -> None:
         agent = self._agent(e.agent_id)
@@ -223,7 +255,7 @@ class Router:
             step_started_at=e.at,
             queued_at=e.at,
         )
-        if not e.wait_when_no_agents and self.pools.online_count(task.queue) == 0:
+        if not e.wait_when_no_agents and self.present_count(task.queue) == 0:
             self._record(task, e.at, "no_agents", f"no agent online in queue {task.queue}")
             self._emit(fx.NoAgents(task.task_id, task.queue, e.at))
             return

@@ -8,6 +8,7 @@ that fails validation is refused with its errors and the newest stored version s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ class FlowRegistry:
     _names: dict[str, str] = field(default_factory=dict)  # sid -> name
     _versions: dict[tuple[str, int], CompiledFlow] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # Studio SID -> flow name
+    # Called with each flow version that becomes the live one (loaded, published, restored), on
+    # the event loop: they must not block (the NLU area starts training in the background).
+    listeners: list[Callable[[CompiledFlow], None]] = field(default_factory=list)
 
     async def load_dir(self, path: Path) -> list[str]:
         """Publish and compile every valid flow in ``path``; return the problems found."""
@@ -53,6 +57,8 @@ class FlowRegistry:
         self._latest[compiled.name] = compiled
         self._names[compiled.sid] = compiled.name
         self._versions[(compiled.sid, compiled.version)] = compiled
+        for listener in self.listeners:
+            listener(compiled)
 
     async def _restore_latest(self, name: str) -> bool:
         row = await self.store.latest_flow(flow_sid(name))

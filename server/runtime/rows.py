@@ -59,6 +59,8 @@ def message_json(row: Row) -> dict[str, Any]:
         "seq": row["seq"],
         "direction": row["direction"],
         "author": row["author"],
+        # An agent's display name as the customer saw it (None for everyone else).
+        "author_name": row.get("author_name"),
         "text": row["text"],
         "parts": row["parts"],
         "status": row["status"],
@@ -67,6 +69,10 @@ def message_json(row: Row) -> dict[str, Any]:
         "provider_message_id": row["provider_message_id"],
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
+        # A customer's deleted or edited message (rows read before the columns existed lack
+        # them): when it was deleted, and its earlier versions.
+        "deleted_at": iso(row.get("deleted_at")),
+        "edits": row.get("edits") or [],
     }
 
 
@@ -86,4 +92,6 @@ def conversation_json(row: Row) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "closed_at": iso(row["closed_at"]),
+        # The customer's answer (1-5) to the satisfaction question after the close, if any.
+        "satisfaction": row.get("satisfaction"),
     }

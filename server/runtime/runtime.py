@@ -28,6 +28,7 @@ from server.runtime.http_client import FlowHttpClient
 from server.runtime.rows import conversation_model, message_model
 from server.runtime.serial import SerialExecutor
 from server.runtime.timers import TimerScheduler
+from server.runtime.trigger_fields import message_start
 from server.runtime.work_gate import DEFAULT_FLOW_CONCURRENCY, WorkGate
 from server.store import Store, ops
 from server.store.ops import Row, StaleExecution
@@ -60,9 +61,16 @@ MessageListener = Callable[[Row, Row], Awaitable[None]]
 # Rewrites the trigger fields of an inbound message before its flow sees them (for example a
 # numbered answer on SMS matched back to the choice it picks).
 InboundRewriter = Callable[[Row, Row, dict[str, Any]], Awaitable[dict[str, Any]]]
+# Completes a stored inbound message before its flow or agent sees it, returning the message as
+# now stored (provider media downloaded into the media store, see server.media). Runs in the
+# conversation's queue each time the message is offered, so it must be idempotent.
+InboundPreparer = Callable[[Row, Row], Awaitable[Row]]
 # Told (conversation id, busy) when the bot starts and stops working on a conversation, for
 # typing indicators.
 ActivityListener = Callable[[str, bool], Awaitable[None]]
+# Takes an inbound message that is no customer turn (the answer to the satisfaction question
+# asked after a close) and stores it itself; None leaves it to be stored as usual.
+InboundInterceptor = Callable[[InboundEnvelope], Awaitable[Ingested | None]]
 
 
 class Runtime:
@@ -88,7 +96,12 @@ class Runtime:
         self.effect_handlers: dict[type, EffectHandler] = {fx.HttpRequest: self._perform_http}
         self.custom_handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
         self.message_listeners: list[MessageListener] = []
+        self.inbound_interceptors: list[InboundInterceptor] = []
+        # Called with (conversation, message) when a stored message changes after the fact:
+        # the customer deleted or edited it (see server.runtime.notices).
+        self.revision_listeners: list[MessageListener] = []
         self.inbound_rewriters: list[InboundRewriter] = []
+        self.inbound_preparers: list[InboundPreparer] = []
         self.activity_listeners: list[ActivityListener] = []
         self._busy: dict[str, int] = {}
         # Inbound messages that arrived while their conversation's flow was between widgets
@@ -140,6 +153,10 @@ class Runtime:
     async def receive(self, envelope: InboundEnvelope) -> Ingested:
         """Store an inbound message (committed before this returns) and queue it for its flow."""
         with self.acknowledging():
+            for intercept in self.inbound_interceptors:
+                taken = await intercept(envelope)
+                if taken is not None:
+                    return await self.accept(taken)
             return await self.accept(await self.store.ingest(envelope))
 
     def acknowledging(self) -> contextlib.AbstractContextManager[None]:
@@ -239,6 +256,8 @@ class Runtime:
         flow's deepest active execution, or a new execution. False when the active execution
         is at a widget that takes no message (the message waits for its next step)."""
         conversation_id, message_id = conversation["id"], message["id"]
+        for prepare in self.inbound_preparers:
+            message = await prepare(conversation, message)
         if await self._to_agent(conversation, message):
             return True
         fields = dict(message["fields"] or {"Body": message["text"]})
@@ -256,6 +275,7 @@ class Runtime:
                     fields,
                     fresh=attempt > 0,
                     empty=new_conversation and attempt == 0,
+                    message=message,
                 )
             except StaleExecution:
                 self.active.forget(conversation_id)
@@ -323,11 +343,14 @@ class Runtime:
         *,
         fresh: bool,
         empty: bool = False,
+        message: Row | None = None,
     ) -> bool:
         """Step the conversation's deepest active execution with a message, or start its flow;
         False when the execution's current widget takes no message (nothing is stored then).
 
         ``empty``: the conversation was opened by this message, so it has no execution to read.
+        ``message``: the stored row, for what only it holds (``trigger.conversation``'s Index,
+        Media and DateCreated).
         """
         conversation_id = conversation["id"]
         execution = None if fresh else self.active.get(conversation_id)
@@ -343,7 +366,7 @@ class Runtime:
                 await self.store.mark_handled(message_id)
                 return True
             execution = self.new_execution(flow, conversation, now)
-            event: Event = Start("incomingMessage", now, message=fields)
+            event: Event = message_start(flow, conversation, message_id, fields, now, message)
             await self.apply(flow, execution, event, conversation, created=True, handled=message_id)
             return True
         flow = await self.flows.version(execution.flow_sid, execution.flow_version)
@@ -745,6 +768,14 @@ class Runtime:
             await self._notify(conversation, message)
         return message
 
+    async def show_revision(self, conversation: Row, message: Row) -> None:
+        """Tell whoever shows the conversation that one of its messages was deleted or edited."""
+        for listener in self.revision_listeners:
+            try:
+                await listener(conversation, message)
+            except Exception:
+                log.exception("revision listener failed")
+
     async def _notify(self, conversation: Row, message: Row) -> None:
         for listener in self.message_listeners:
             try:
@@ -753,18 +784,35 @@ class Runtime:
                 log.exception("message listener failed")
 
     async def send_agent_message(
-        self, conversation_id: str, agent_id: str, parts: tuple[Any, ...]
+        self,
+        conversation_id: str,
+        agent_id: str,
+        parts: tuple[Any, ...],
+        author_name: str | None = None,
     ) -> Row | None:
         """Store an agent's reply and deliver it on the customer's channel; returns the stored
         message with its delivery outcome (None when the conversation does not exist)."""
+        return await self._send_outside_flow(
+            conversation_id, f"agent:{agent_id}", parts, author_name
+        )
+
+    async def send_system_message(self, conversation_id: str, parts: tuple[Any, ...]) -> Row | None:
+        """Store and deliver a notice from Threadline itself (author ``system``), such as
+        "connecting you to an agent": no flow waits for it."""
+        return await self._send_outside_flow(conversation_id, "system", parts, None)
+
+    async def _send_outside_flow(
+        self, conversation_id: str, author: str, parts: tuple[Any, ...], author_name: str | None
+    ) -> Row | None:
         conversation = await self.store.conversation(conversation_id)
         if conversation is None:
             return None
         draft = OutboundDraft(
             conversation_id=conversation_id,
-            author=f"agent:{agent_id}",
+            author=author,
             parts=[part_to_dict(p) for p in parts],
             text=text_of(parts),
+            author_name=author_name,
         )
         row = await self.store.add_outbound(draft)
         await self._deliver(conversation, row)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Generic, TypeVar
 
 Op = TypeVar("Op")
 URGENT_BATCH = 128
+
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -70,7 +73,13 @@ class BatchQueue(Generic[Op]):
             room = size - len(batch)
             batch += self._queue[:room]
             del self._queue[:room]
-            await self._commit(batch)
+            try:
+                await self._commit(batch)
+            except Exception as exc:  # the batch fails; the queue goes on with the next one
+                log.exception("%s: a batch of %d operations failed", self.name, len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
             self.batches += 1
             self.operations += len(batch)
 

@@ -147,6 +147,7 @@ class OutboundDraft:
     idempotency_key: str | None = None
     status: str = "accepted"
     id: str = field(default_factory=lambda: new_id("MS"))
+    author_name: str | None = None  # an agent's display name, shown to the customer
 
 
 @pickled_by_constructor
@@ -262,6 +263,8 @@ def open_conversation(
             "updated_at": now,
             "closed_at": None,
             "open_key": key,
+            "satisfaction": None,
+            "satisfaction_key": None,
         },
     )
     return created, True
@@ -346,6 +349,9 @@ def ingest_inbound(
         "created_at": env.received_at.timestamp() if env.received_at else now,
         "updated_at": now,
         "raw": env.raw,
+        "author_name": None,
+        "deleted_at": None,
+        "edits": None,
     }
     message = hot.insert_row(conn, _INSERT_MESSAGE, values)
     record_event(
@@ -410,6 +416,9 @@ def insert_outbound(conn: Connection, draft: OutboundDraft, now: float) -> Row:
         "created_at": now,
         "updated_at": now,
         "raw": None,
+        "author_name": draft.author_name,
+        "deleted_at": None,
+        "edits": None,
     }
     return hot.insert_row(conn, _INSERT_MESSAGE, values)
 

@@ -67,6 +67,10 @@ conversations = Table(
     Column("closed_at", Float),
     # channel|account|address while the conversation is open: one open conversation per address.
     Column("open_key", String(600), unique=True),
+    # The customer's answer (1-5) to the satisfaction question asked after the close, and
+    # channel|account|address while that question waits for its answer (one per address).
+    Column("satisfaction", Integer),
+    Column("satisfaction_key", String(600), unique=True),
 )
 
 messages = Table(
@@ -93,6 +97,12 @@ messages = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("raw", JSON),
+    # When the customer deleted the message (a WhatsApp revoke); its content stays for the record.
+    Column("deleted_at", Float),
+    # Earlier versions of a message the customer edited, oldest first: [{text, parts, until, by}].
+    Column("edits", JSON),
+    # The agent's display name when the agent wrote it, shown to the customer beside the text.
+    Column("author_name", String(255)),
     Index("ix_messages_conversation_seq", "conversation_id", "seq", unique=True),
 )
 

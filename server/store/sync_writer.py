@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -42,6 +43,31 @@ def run_batch(engine: Engine, operations: list[SyncOperation]) -> list[Outcome]:
             except Exception as exc:  # this request fails alone
                 outcomes.append((False, exc))
     return outcomes
+
+
+def _picklable(
+    batch: list[tuple[SyncOperation, asyncio.Future[Any]]],
+) -> list[tuple[SyncOperation, asyncio.Future[Any]]]:
+    """The batch without the operations that cannot go to the writer process, which fail alone.
+
+    An operation that does not pickle (a closure, a value of an unexpected type) would otherwise
+    fail the whole batch's send and leave every caller waiting."""
+    try:
+        pickle.dumps([operation for operation, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)
+        return batch
+    except Exception:
+        pass
+    kept = []
+    for operation, future in batch:
+        try:
+            pickle.dumps(operation, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            log.error("an operation for the SQLite writer cannot be sent: %r", exc)
+            if not future.done():
+                future.set_exception(TypeError(f"the operation cannot be pickled: {exc}"))
+            continue
+        kept.append((operation, future))
+    return kept
 
 
 # Batches the writer process holds at once: one committing, the next ones waiting behind it
@@ -82,6 +108,10 @@ class SyncWriter(BatchQueue[SyncOperation]):
                     if not future.done():
                         future.set_exception(exc)
                 return
+        batch = _picklable(batch)
+        if not batch:
+            self._slots.release()
+            return
         done = self._process.submit([operation for operation, _ in batch])
         done.add_done_callback(lambda outcome: self._settle(batch, outcome))
 

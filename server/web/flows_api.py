@@ -48,7 +48,10 @@ def _name(request: Request) -> str | Response:
 
 
 def _issues_json(issues: list[FlowIssue]) -> list[dict[str, Any]]:
-    return [{"state": i.state, "property": i.property, "message": i.message} for i in issues]
+    return [
+        {"state": i.state, "property": i.property, "message": i.message, "severity": i.severity}
+        for i in issues
+    ]
 
 
 async def _definition_body(request: Request) -> dict[str, Any] | Response:
@@ -130,8 +133,10 @@ async def validate(request: Request) -> Response:
     definition = await _definition_body(request)
     if isinstance(definition, Response):
         return definition
-    issues = validate_flow(definition, file="request")
-    return JSONResponse({"valid": not issues, "issues": _issues_json(issues)})
+    # Warnings (what Studio publishes and runs) are shown; only errors make a flow invalid.
+    issues = validate_flow(definition, file="request", warnings=True)
+    valid = not any(issue.is_error for issue in issues)
+    return JSONResponse({"valid": valid, "issues": _issues_json(issues)})
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -234,6 +239,10 @@ ISSUE = {
         "state": {"type": ["string", "null"]},
         "property": {"type": ["string", "null"]},
         "message": {"type": "string"},
+        "severity": {
+            "enum": ["error", "warning"],
+            "description": "error: the flow cannot run; warning: it runs, as Studio runs it",
+        },
     },
 }
 VALIDATION = {

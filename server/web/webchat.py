@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from channels.frames import FrameError, seq_parameter
 from channels.webchat import protocol
 from server.model import MediaPart
-from server.store import Store, sessions, webchat_visitors
+from server.store import Store, sessions, webchat_history, webchat_visitors
 from server.web import webchat_identity, webchat_prechat
 from server.web.webchat_config import (
     DEFAULT_ACCOUNT,
@@ -249,12 +249,7 @@ async def _handle(
     elif isinstance(frame, protocol.Ping):
         return {"type": "pong"}
     elif isinstance(frame, protocol.History):
-        if conversation_id is None:
-            return protocol.history_frame([], frame.before, more=False)
-        start = max(frame.before - frame.limit - 1, 0)
-        rows = await store.messages(conversation_id, after_seq=start, limit=frame.limit)
-        page = [message_frame(row) for row in rows if row["seq"] < frame.before]
-        return protocol.history_frame(page, frame.before, more=start > 0)
+        return await _history(frame, session, store)
     elif conversation_id is None:
         return None  # acks, reads and typing of a visitor who has not written: nothing to tell
     elif isinstance(frame, protocol.Ack):
@@ -269,6 +264,34 @@ async def _handle(
         for typing_listener in hub.typing_listeners:
             await typing_listener(conversation_id, frame.typing)
     return None
+
+
+async def _history(
+    frame: protocol.History, session: sessions.WebchatSession, store: Store
+) -> dict[str, Any]:
+    """A page of the current conversation, or of one of the visitor's earlier ones. The first
+    page of a conversation names the one before it, so the widget can show that one above it."""
+    conversation_id = frame.conversation_id or session.conversation_id
+    if frame.conversation_id is not None and not await webchat_history.owns(
+        store, session, frame.conversation_id
+    ):
+        return protocol.error_frame("bad_field", "field 'conversation_id': no such conversation")
+    rows: list[Any] = []
+    more = False
+    if conversation_id is not None:
+        rows, more = await webchat_history.page(store, conversation_id, frame.before, frame.limit)
+    previous = (
+        None
+        if more
+        else await webchat_history.previous_conversation(store, session, conversation_id)
+    )
+    return protocol.history_frame(
+        [message_frame(row) for row in rows],
+        frame.before,
+        more=more,
+        conversation_id=conversation_id,
+        previous_conversation_id=previous,
+    )
 
 
 async def _stored(state: Any, subscriber: Subscriber) -> sessions.WebchatSession:

@@ -58,6 +58,7 @@ class AccountConfig:
     title: str = "Chat with us"
     subtitle: str = ""
     greeting: bool = False  # the flow speaks first (incomingRequest) on a new conversation
+    welcome: str = ""  # shown in the widget while the chat is empty (not a stored message)
     prechat: tuple[PrechatField, ...] = ()
     identity_secret: str | None = None  # HMAC key of Threadline.identify; never sent out
     require_identity: bool = False
@@ -77,6 +78,7 @@ class AccountConfig:
             "subtitle": self.subtitle,
             "color": self.color,
             "greeting": self.greeting,
+            "welcome": self.welcome,
             "prechat": {"fields": [f.to_json() for f in self.prechat]},
             "identity": {"enabled": self.identity_secret is not None},
             "uploads": {"max_bytes": upload_max, "types": list(self.upload_types)},
@@ -133,6 +135,7 @@ def _account(data: Any) -> AccountConfig:
         title=str(data.get("title", base.title)),
         subtitle=str(data.get("subtitle", base.subtitle)),
         greeting=bool(data.get("greeting", base.greeting)),
+        welcome=str(data.get("welcome", base.welcome)),
         prechat=tuple(_field(f) for f in fields),
         identity_secret=str(secret) if secret else None,
         require_identity=bool(data.get("require_identity", False)),

@@ -3,11 +3,17 @@
 The POST signature (``X-Hub-Signature-256``) is checked on the raw body before it is parsed.
 A body may carry several entries, changes, messages and statuses; every one is stored before
 the 200 goes back (Meta retries anything else), and a retried wamid is stored once.
+
+Changes for a phone-number id that no account configures are answered 200 too (so Meta does not
+retry them) but dropped whole: nothing stored, nothing sent, one warning per id per minute.
+Revokes, edits and system messages are recorded as notices (server.runtime.notices), never run
+as customer turns.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from channels.untrusted import BadJSON, loads
 from channels.whatsapp import SIGNATURE_HEADER, parse_webhook, verify_handshake, verify_signature
 from server.channel_accounts import ChannelAccounts
+from server.runtime.notices import record_notice
 from server.web.bodies import bad_json, max_body_bytes
 from server.web.errors import error
 
@@ -27,6 +34,10 @@ WEBHOOK_PATH = "/channels/whatsapp"
 
 # (phone-number id, wamid) -> marks the inbound message as read at Meta; set by the area.
 MarkRead = Callable[[str, str], Awaitable[None]]
+
+# A phone-number id nobody configured is logged at most once per this many seconds.
+UNKNOWN_ID_LOG_SECONDS = 60.0
+_unknown_id_logged: dict[str, float] = {}
 
 
 def _accounts(request: Request) -> ChannelAccounts:
@@ -60,12 +71,16 @@ async def webhook(request: Request) -> Response:
     if not isinstance(body, dict):
         return error(400, "bad_json", "the body must be a JSON object")
     runtime = request.app.state.runtime
+    ignored = _drop_unconfigured(body, accounts)
     batch = parse_webhook(body)
     fresh: list[tuple[str, str]] = []
     for envelope in batch.messages:
         ingested = await runtime.receive(envelope)
         if not ingested.duplicate and envelope.provider_message_id:
             fresh.append((envelope.channel_account, envelope.provider_message_id))
+    # After the messages: an edit or revoke in the same POST names a message stored above.
+    for notice in batch.notices:
+        await record_notice(runtime, notice)
     for update in batch.statuses:
         await runtime.apply_status(
             update.provider_message_id, update.status, update.error_code, update.error
@@ -75,7 +90,57 @@ async def webhook(request: Request) -> Response:
         for phone_number_id, wamid in fresh:
             # Blue ticks are a courtesy: after storing, in the background, failures only logged.
             runtime.spawn(mark_read(phone_number_id, wamid))
-    return JSONResponse({"received": len(batch.messages), "statuses": len(batch.statuses)})
+    return JSONResponse(
+        {
+            "received": len(batch.messages),
+            "statuses": len(batch.statuses),
+            "notices": len(batch.notices),
+            "ignored": ignored,
+        }
+    )
+
+
+def _drop_unconfigured(body: dict[str, Any], accounts: ChannelAccounts) -> int:
+    """Take out of ``body`` the changes addressed to phone-number ids no account configures;
+    returns how many were taken out. A change names its id in ``value.metadata``."""
+    ignored = 0
+    entries = body.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            continue
+        kept = []
+        for change in changes:
+            phone_number_id = _phone_number_id(change)
+            if phone_number_id is not None and accounts.whatsapp_for(phone_number_id) is None:
+                ignored += 1
+                _log_unknown_id(phone_number_id)
+            else:
+                kept.append(change)
+        entry["changes"] = kept
+    return ignored
+
+
+def _phone_number_id(change: Any) -> str | None:
+    value = change.get("value") if isinstance(change, dict) else None
+    metadata = value.get("metadata") if isinstance(value, dict) else None
+    found = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    return None if found is None else str(found)
+
+
+def _log_unknown_id(phone_number_id: str) -> None:
+    now = time.monotonic()
+    last = _unknown_id_logged.get(phone_number_id)
+    if last is not None and now - last < UNKNOWN_ID_LOG_SECONDS:
+        return
+    if len(_unknown_id_logged) > 1000:  # ids come from outside: keep the memory bounded
+        _unknown_id_logged.clear()
+    _unknown_id_logged[phone_number_id] = now
+    log.warning(
+        "WhatsApp webhook for phone-number id %s, which no account configures: ignored "
+        "(answered 200 so Meta does not retry; add it to the channels file to serve it)",
+        phone_number_id[:64],
+    )
 
 
 def routes() -> list[BaseRoute]:
@@ -109,7 +174,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             ],
             "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {
-                "200": {"description": "Every message and status stored"},
+                "200": {
+                    "description": "Every message, status and notice stored; changes for "
+                    "phone-number ids no account configures ignored"
+                },
                 "400": {"description": "Not a JSON object", "content": _ERROR},
                 "401": {"description": "Missing or wrong signature", "content": _ERROR},
                 "404": {"description": "No WhatsApp account is configured", "content": _ERROR},

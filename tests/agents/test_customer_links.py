@@ -24,6 +24,7 @@ from tests.channels.server_helpers import (
     CUSTOMER_NUMBER,
     TWILIO_SID,
     conversation,
+    inbound,
     outbound,
     post_twilio,
     start_server,
@@ -205,7 +206,8 @@ async def test_app_typing_and_reads_both_ways_with_the_device_in_the_offer(
 
     # App user read the agent's reply: a live receipt and the reply's sequenced status.
     await bea.send("reply", conversation_id=cid, text="Which invoice?", client_id="r1")
-    reply = await user.frame("message", direction="outbound")
+    reply = await user.frame("message", direction="outbound", author=by)
+    assert reply["author_name"] == "Bea"
     await user.put({"type": "read", "seq": reply["seq"]})
     read = await bea.frame("customer_read")
     assert (read["message_seq"], read["message_id"]) == (reply["seq"], reply["id"])
@@ -242,18 +244,24 @@ async def test_sms_customer_answered_by_an_agent(
     sent = await bea.frame("message_status")
     # Twilio answers "queued"; "sent" and "delivered" come by status callback.
     assert (sent["client_id"], sent["status"]) == ("r1", "queued")
-    [sms] = wait_for(lambda: twilio_sends(twilio_api), what="the agent's SMS")
-    assert sms.field("Body") == "Which invoice number?"
+    # Before it, the hand-off notices went out as plain SMS too (their order is not fixed).
+    sends = wait_for(lambda: len(twilio_sends(twilio_api)) >= 3 and twilio_sends(twilio_api))
+    assert sorted(s.field("Body") for s in sends) == [
+        "Bea joined the conversation.",
+        "Connecting you to an agent…",
+        "Which invoice number?",
+    ]
+    [sms] = [s for s in sends if s.field("Body") == "Which invoice number?"]
     assert (sms.field("From"), sms.field("To")) == (BUSINESS_NUMBER, CUSTOMER_NUMBER)
 
     # The customer's next SMS goes to the agent, not into a flow.
     assert post_twilio(server, twilio_form("invoice 42", "SMin2")).status_code == 200
     message = await bea.frame("message")
     assert (message["conversation_id"], message["message"]["text"]) == (cid, "invoice 42")
-    assert len(twilio_sends(twilio_api)) == 1  # no bot answered it
+    assert len(twilio_sends(twilio_api)) == 3  # no bot answered it
 
     # Twilio reports the reply delivered: the agent sees it on the reply.
-    [reply_row] = outbound(conversation(server, cid))
+    [reply_row] = [m for m in outbound(conversation(server, cid)) if m["author"] != "system"]
     assert reply_row["author"] == f"agent:{agent['id']}"
     callback = {
         "AccountSid": TWILIO_SID,
@@ -263,4 +271,32 @@ async def test_sms_customer_answered_by_an_agent(
     assert post_twilio(server, callback, "/channels/twilio/status").status_code == 204
     delivered = await bea.frame("message_status")
     assert (delivered["message_id"], delivered["status"]) == (sent["message_id"], "delivered")
+    await bea.close()
+
+
+async def test_sms_customer_rates_the_closed_conversation_by_text(
+    server_factory: Any, flows: tuple[Path, dict[str, str]], twilio_api: FakeTwilioApi
+) -> None:
+    folder, env = flows
+    survey = {"sms": {"satisfaction": "How did we do? Reply 1 (poor) to 5 (great)."}}
+    env = {**env, **twilio_env(twilio_api), "THREADLINE_NOTICES": json.dumps(survey)}
+    server = start_server(server_factory, folder, env)
+    bea, _ = await assigned_agent(server)
+    assert post_twilio(server, twilio_form("my invoice is wrong", "SMin1")).status_code == 200
+    cid = (await take(bea))["conversation_id"]
+    await bea.send("close", conversation_id=cid, disposition="resolved")
+    await bea.frame("closed")
+    bodies = lambda: [s.field("Body") for s in twilio_sends(twilio_api)]  # noqa: E731
+    wait_for(lambda: survey["sms"]["satisfaction"] in bodies(), what="the question by SMS")
+    assert "1. 1" not in "".join(bodies())  # a question in words, not a numbered choice list
+
+    assert post_twilio(server, twilio_form(" 5 ", "SMin2")).status_code == 200
+    wait_for(lambda: "Thank you for your feedback!" in bodies(), what="the thanks")
+    detail = conversation(server, cid)
+    assert detail["satisfaction"] == 5
+    assert [m["text"] for m in inbound(detail)] == ["my invoice is wrong", " 5 "]
+    await bea.nothing("offer", wait=1.0)  # the answer was not a new hand-off
+    # A resend of the same SMS (Twilio retries) is stored once, on the same conversation.
+    assert post_twilio(server, twilio_form(" 5 ", "SMin2")).status_code == 200
+    assert len(inbound(conversation(server, cid))) == 2
     await bea.close()

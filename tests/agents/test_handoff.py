@@ -96,8 +96,12 @@ async def test_agent_killed_mid_conversation_is_requeued_to_another(
 
     offer = await bob.frame("offer", timeout=10)
     assert offer["conversation_id"] == cid
-    texts = [m["text"] for m in offer["context"]["transcript"]]
+    transcript = offer["context"]["transcript"]
+    texts = [m["text"] for m in transcript if m["author"] != "system"]
     assert texts == ["help with billing", "Hi, Ann here", "are you still there?"]
+    # What the customer was told is in the transcript too, as Threadline's own notices.
+    notices = [m["text"] for m in transcript if m["author"] == "system"]
+    assert notices == ["Connecting you to an agent…", "Ann joined the conversation."]
     await bob.send("accept", conversation_id=cid)
     await bob.frame("assigned")
     assert conversation(agent_server, cid)["agent_id"] == second["id"]

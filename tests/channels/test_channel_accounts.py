@@ -85,3 +85,18 @@ def test_a_bad_channels_file_names_the_problem(tmp_path: Path, content: str, mes
     path.write_text(content)
     with pytest.raises(ChannelConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_channel_accounts(tmp_path, None, {"THREADLINE_CHANNELS_FILE": str(path)})
+
+
+def test_a_phone_number_id_nobody_configured_has_no_account(tmp_path: Path) -> None:
+    """A single configured id used to answer for every id its app received."""
+    only = {"whatsapp": [{"phone_number_id": "123", "access_token": "a", "app_secret": "s"}]}
+    (tmp_path / "channels.json").write_text(json.dumps(only))
+    accounts = load_channel_accounts(tmp_path, None, {})
+    assert accounts.whatsapp_for("123") is accounts.whatsapp[0]
+    assert accounts.whatsapp_for("456") is None
+    # The environment's account serves every id, or the listed ones only.
+    listed = {**ENV, "THREADLINE_WHATSAPP_PHONE_NUMBER_ID": "123, 789"}
+    restricted = load_channel_accounts(tmp_path / "none", None, listed)
+    assert [a.phone_number_id for a in restricted.whatsapp] == ["123", "789"]
+    assert restricted.whatsapp_for("789") is restricted.whatsapp[1]
+    assert restricted.whatsapp_for("456") is None

@@ -21,6 +21,7 @@ from server.engine.templates import (
     syntax_error,
 )
 from server.engine.widget import WidgetCall, WidgetResult, WidgetType
+from server.model import text_of
 
 from .harness import CUSTOMER, Runner, body, flow_of, new_execution, one, state, trigger
 
@@ -158,7 +159,9 @@ def test_liquid_keyword_list_matches_python_liquid() -> None:
 @pytest.mark.parametrize(
     ("template", "expected"),
     [
-        ("Hi {{ flow.variables.name", ""),  # does not tokenize: the whole property is empty
+        # Markup left open: what comes before it renders, the rest stays as written.
+        ("Hi {{ flow.variables.name", "Hi {{ flow.variables.name"),
+        ("{{flow.variables.name}}: {{flow.variables.x", "ann: {{flow.variables.x"),
         ("Hi {% if %}x{% endif %}!", "Hi !"),  # a broken tag blanks itself only
         ("Hi {{ 5 | divided_by: 0 }}{{ flow.variables.name }}", "Hi ann"),
         ("Hi {{ flow.variables.name | no_such_filter }}!", "Hi !"),
@@ -183,7 +186,16 @@ def test_a_flow_with_a_broken_template_compiles_and_runs() -> None:
     )
     result = Runner(flow).start("ann")
     assert result.execution.status == "active"
-    assert one(result.effects, fx.SendMessage).parts == ()
+    # Kept as written rather than sent as an empty message.
+    assert text_of(one(result.effects, fx.SendMessage).parts) == "Hi {{ trigger.message.Body"
+
+
+def test_a_template_that_does_not_parse_at_all_keeps_its_text() -> None:
+    # As published in a real Studio export: the braces are never closed, so even lax mode
+    # refuses it and nothing before the open markup could render.
+    source = "{{flow.variables.reservation_id"
+    assert CompiledTemplate(source).error is not None
+    assert render_string(source, CONTEXT) == source
 
 
 def test_rendering_stops_at_the_output_limit() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.engine import effects as fx
-from server.model import MediaPart, TextPart
+from server.model import MediaPart, TemplatePart, TextPart
 
 from .harness import CUSTOMER, FLOW_ADDRESS, Runner, flow_of, one, path, state, trigger
 
@@ -41,14 +41,20 @@ def test_entering_sends_the_rendered_body_and_waits() -> None:
 
 
 def test_media_urls_become_media_parts() -> None:
-    result = flow_with(body="look", media_url="https://a.test/1.png, https://a.test/2.png").start()
+    urls = (
+        "https://a.test/1.png, https://a.test/2.pdf?v=1, https://a.test/clip.mp4, https://a.test/3"
+    )
+    result = flow_with(body="look", media_url=urls).start()
     send = one(result.effects, fx.SendMessage)
+    # The kind, by the URL's extension, is what WhatsApp sends the media as.
     assert send.parts == (
         TextPart("look"),
-        MediaPart(url="https://a.test/1.png"),
-        MediaPart(url="https://a.test/2.png"),
+        MediaPart(url="https://a.test/1.png", media_kind="image"),
+        MediaPart(url="https://a.test/2.pdf?v=1", media_kind="file"),
+        MediaPart(url="https://a.test/clip.mp4", media_kind="video"),
+        MediaPart(url="https://a.test/3", media_kind="file"),
     )
-    assert send.media_urls == ("https://a.test/1.png", "https://a.test/2.png")
+    assert send.media_urls == tuple(url.strip() for url in urls.split(","))
 
 
 @pytest.mark.parametrize(
@@ -94,3 +100,24 @@ def test_a_result_for_another_request_is_stale() -> None:
 def test_attributes_accept_json_text_or_an_object(attributes: object, expected: object) -> None:
     send = one(flow_with(body="x", attributes=attributes).start("ann").effects, fx.SendMessage)
     assert send.attributes == expected
+
+
+def test_a_studio_content_template_is_sent_as_its_content_sid() -> None:
+    runner = flow_with(
+        message_type="content_template",
+        content_sid="HX00000000000000000000000000000001",
+        content_variables=[
+            {"key": "{{2}}", "value": "at {{trigger.message.Body}}"},
+            {"key": "{{1}}", "value": "Ann"},
+        ],
+    )
+    send = one(runner.start("noon").effects, fx.SendMessage)
+    assert send.parts == (
+        TemplatePart("HX00000000000000000000000000000001", "", ("Ann", "at noon")),
+    )
+
+
+def test_a_custom_message_ignores_a_stale_content_sid() -> None:
+    # Studio keeps the SID when a designer switches back to a custom message.
+    runner = flow_with(message_type="custom", content_sid="HX1", body="Hi")
+    assert one(runner.start("x").effects, fx.SendMessage).parts == (TextPart("Hi"),)

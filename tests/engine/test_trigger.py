@@ -47,6 +47,10 @@ def test_each_trigger_event_takes_its_own_transition(event: str) -> None:
             {"message": message("hello")},
         ),
         (
+            Start("incomingConversationMessage", AT, message=message("hello")),
+            {"conversation": message("hello"), "message": message("hello")},
+        ),
+        (
             Start("incomingRequest", AT, data={"order": "42"}, parameters={"p": "1"}),
             {"request": {"parameters": {"p": "1"}}},
         ),
@@ -114,3 +118,18 @@ def test_a_transition_back_to_the_trigger_ends_the_execution() -> None:
     result = Runner(flow).start()
     assert result.execution.status == "ended"
     assert path(result)[-1] == ("Trigger", "__reentered__", None)
+
+
+def test_a_widget_type_that_cannot_run_here_compiles_and_ends_the_run_if_entered() -> None:
+    # Validation lets one through only where no message reaches it (the voice branch of an
+    # export that also takes calls); the engine still never crashes on one.
+    flow = flow_of(
+        trigger(incomingMessage="say", incomingCall="greet_caller"),
+        state("say", "say-play", {"audioComplete": "after"}, say="Hello"),
+        state("greet_caller", "say-play", {"audioComplete": None}, say="Hello"),
+        marker("after", "after"),
+    )
+    result = Runner(flow).feed(Start("incomingMessage", AT, message=message("hi")))
+    assert result.execution.status == "ended"
+    assert result.execution.ended_reason == "say.__cannot_run__: end of flow (unwired event)"
+    assert result.execution.context["flow"]["variables"] == {}

@@ -165,11 +165,44 @@ def test_broken_flow_is_reported_where_it_breaks(
 ) -> None:
     flow = greeting()
     breakage(flow)
-    issues = validate_flow(flow, file=FILE)
+    issues = validate_flow(flow, file=FILE, warnings=True)
     located = [i for i in issues if i.state == state_name and i.property == prop]
     assert located, [str(i) for i in issues]
     assert any(message in i.message for i in located), [str(i) for i in issues]
     assert all(str(i).startswith(f"{FILE}: ") for i in issues)
+
+
+# What Studio itself publishes and runs: warnings, not errors (issue 18).
+WARNINGS = {unreachable, liquid_syntax, liquid_unknown_filter, liquid_in_condition}
+
+
+@pytest.mark.parametrize(
+    ("breakage", "state_name", "prop", "message"), BROKEN, ids=[b[0].__name__ for b in BROKEN]
+)
+def test_only_what_cannot_run_is_an_error(
+    breakage: Breakage, state_name: str | None, prop: str | None, message: str
+) -> None:
+    flow = greeting()
+    breakage(flow)
+    located = [
+        i
+        for i in validate_flow(flow, file=FILE, warnings=True)
+        if i.state == state_name and i.property == prop and message in i.message
+    ]
+    expected = "warning" if breakage in WARNINGS else "error"
+    assert {i.severity for i in located} == {expected}, [str(i) for i in located]
+    errors = validate_flow(flow, file=FILE)  # what loading and publishing go by
+    assert all(i.is_error for i in errors)
+    assert bool(errors) == (breakage not in WARNINGS), [str(i) for i in errors]
+
+
+def test_a_warning_says_so_after_file_state_and_property() -> None:
+    flow = greeting()
+    liquid_syntax(flow)
+    (issue,) = validate_flow(flow, file=FILE, warnings=True)
+    assert str(issue).startswith(
+        "flows/x.json: state 'bye': property 'body': warning: Liquid syntax error: "
+    )
 
 
 def test_voice_widget_message_names_state_and_widget_type() -> None:

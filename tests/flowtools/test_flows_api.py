@@ -79,6 +79,7 @@ def test_validate(api_server: ServerProcess, flows_dir: Path) -> None:
         "state": "greet",
         "property": "transitions[0].next",
         "message": "names no state: 'nowhere'",
+        "severity": "error",
     } in bad["issues"]
     not_object = httpx.post(url, content=b"[1, 2]", headers=AUTH)
     assert not_object.status_code == 400 and "error" in not_object.json()
@@ -174,3 +175,16 @@ def test_publish_valid_and_invalid(api_server: ServerProcess, flows_dir: Path) -
     assert (flows_dir / "second-flow.json").exists()
     names = [f["name"] for f in api_server.api("/api/v1/flows").json()["flows"]]
     assert names == ["greeting", "second-flow"]
+
+
+def test_validate_shows_warnings_and_stays_valid(
+    api_server: ServerProcess, flows_dir: Path
+) -> None:
+    url = api_server.base + "/api/v1/flows/validate"
+    published = greeting(flows_dir)
+    published["states"][1]["properties"]["body"] = "Booked: {{flow.variables.reservation_id"
+    body = httpx.post(url, json=published, headers=AUTH).json()
+    assert body["valid"] is True
+    (issue,) = body["issues"]
+    assert (issue["state"], issue["property"], issue["severity"]) == ("greet", "body", "warning")
+    assert issue["message"].startswith("Liquid syntax error")

@@ -46,6 +46,7 @@ FRAME_FIELDS = (
     "before",
     "limit",
     "typing",
+    "conversation_id",
     "fields",
 )
 webchat_frames = socket_frames(typed_frames(FRAME_TYPES, FRAME_FIELDS))

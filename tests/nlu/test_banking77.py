@@ -8,6 +8,8 @@ of 1,000, and only where its packages are installed.
 from __future__ import annotations
 
 import importlib.util
+import json
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +21,14 @@ LIGHT_MEASURED = 0.727
 MINILM_MEASURED = 0.838
 FLOOR_MARGIN = 0.08
 
-pytestmark = pytest.mark.skipif(
-    not (banking77.DEFAULT_DIR / "train.csv").exists(),
-    reason=f"BANKING77 fixture not found at {banking77.DEFAULT_DIR}",
-)
+
+def test_the_train_split_ships_inside_the_package_with_its_licence() -> None:
+    # Not beside the checkout: any clone and any installation finds it.
+    assert banking77.DEFAULT_DIR.is_relative_to(Path(banking77.__file__).parent)
+    assert (banking77.DEFAULT_DIR / "LICENSE").read_text().startswith("Attribution 4.0")
+    assert "Casanueva" in (banking77.DEFAULT_DIR / "README.md").read_text()
+    categories = json.loads((banking77.DEFAULT_DIR / "categories.json").read_text())
+    assert sorted(banking77.load()) == sorted(categories)
 
 
 def test_split_is_ten_examples_per_intent_and_the_rest_as_test() -> None:
@@ -69,3 +75,46 @@ def test_cli_prints_accuracy_count_time_and_worst_intents(
     assert "on 500 test utterances" in out
     assert "time: " in out
     assert "worst 3 intents" in out
+
+
+def write_split(path: Path, rows: list[tuple[str, str]]) -> Path:
+    lines = ["text,category", *(f"{text},{category}" for text, category in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_test_file_scores_every_row_of_another_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    held_out = write_split(
+        tmp_path / "test.csv",
+        [
+            ("my card has still not arrived", "card_arrival"),
+            ("I lost my card on the bus", "lost_or_stolen_card"),
+            ("what is the exchange rate for euros", "exchange_rate"),
+        ],
+    )
+    report = evaluate("light", shots=10, seed=0, test_file=held_out)
+    assert report.tested == 3
+    assert {score.intent for score in report.intents} == {
+        "card_arrival",
+        "lost_or_stolen_card",
+        "exchange_rate",
+    }
+    assert main(["--test-file", str(held_out), "--worst", "2"]) == 0
+    assert "on 3 test utterances" in capsys.readouterr().out
+
+
+def test_data_takes_another_folder_and_bad_input_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [(f"refund please {i}", "refund") for i in range(4)]
+    rows += [(f"card lost {i}", "lost_card") for i in range(4)]
+    write_split(tmp_path / "train.csv", rows)
+    report = evaluate("light", shots=2, seed=0, data=tmp_path)
+    assert report.tested == 4
+    assert main(["--data", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    (tmp_path / "bad.csv").write_text("utterance,label\nhi,greet\n", encoding="utf-8")
+    assert main(["--data", str(tmp_path), "--test-file", str(tmp_path / "bad.csv")]) == 2
+    assert "text and category" in capsys.readouterr().err

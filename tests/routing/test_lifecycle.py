@@ -161,3 +161,32 @@ def test_position_and_estimated_wait() -> None:
     assert (position.position, position.average_handle_time) == (1, 80)
     assert position.estimated_wait == 40
     assert router.position("t5") is None  # offered, not waiting
+
+
+def test_agents_in_their_grace_period_count_as_present() -> None:
+    # After a restart every agent is in its grace period: a hand-off must wait for them.
+    router = make_router({"default_handle_time": 60}, agent("a1", 0, capacity={"webchat": 1}))
+    router.handle(ev.AgentDisconnected("a1", 10))
+    created = router.handle(ev.TaskCreated("t1", 11))
+    assert of_type(created, fx.NoAgents) == []
+    position = router.position("t1")
+    assert position is not None and (position.position, position.estimated_wait) == (1, 60)
+    assert offers(router.handle(ev.AgentConnected("a1", 12))) == [("t1", "a1")]
+
+
+def test_waiting_for_an_agent_who_does_not_come_back_ends_in_no_agents() -> None:
+    router = make_router(None, agent("a1"))
+    router.handle(ev.AgentDisconnected("a1", 10))
+    router.handle(ev.TaskCreated("t1", 11))
+    router.handle(ev.TaskCreated("t2", 12, wait_when_no_agents=True))
+    expired = router.handle(TimerFired("grace:a1:1", 70))
+    assert of_type(expired, fx.NoAgents) == [fx.NoAgents("t1", "default", 70)]
+    assert set(router.state.tasks) == {"t2"}  # it asked to wait whatever happens
+
+
+def test_an_agent_on_break_in_grace_is_not_expected() -> None:
+    router = make_router(None, agent("a1"))
+    router.handle(ev.SetAvailability("a1", "break", 1))
+    router.handle(ev.AgentDisconnected("a1", 10))
+    refused = router.handle(ev.TaskCreated("t1", 11))
+    assert of_type(refused, fx.NoAgents) == [fx.NoAgents("t1", "default", 11)]

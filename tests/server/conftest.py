@@ -167,10 +167,18 @@ class ChatClient:
                 return data  # type: ignore[no-any-return]
 
     async def bot(self, timeout: float = 10) -> dict[str, Any]:
-        """The next message from the bot, skipping echoes of the visitor's own messages."""
+        """The next message from the bot or an agent, skipping echoes of the visitor's own
+        messages and hand-off notices (``notice``)."""
         while True:
             frame = await self.frame("message", timeout)
-            if frame["direction"] == "outbound":
+            if frame["direction"] == "outbound" and frame["author"] != "system":
+                return frame
+
+    async def notice(self, timeout: float = 10) -> dict[str, Any]:
+        """The next hand-off notice (author ``system``), skipping every other message."""
+        while True:
+            frame = await self.frame("message", timeout)
+            if frame["direction"] == "outbound" and frame["author"] == "system":
                 return frame
 
     async def say(self, text: str, **extra: Any) -> None:

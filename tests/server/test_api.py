@@ -37,7 +37,9 @@ async def test_conversations_messages_and_step_log(server: ServerProcess) -> Non
     execution = server.api(f"/api/v1/executions/{detail['executions'][0]['id']}").json()
     path = [(s["from"], s["event"], s["to"]) for s in execution["steps"]]
     assert path == [
-        ("Trigger", "incomingMessage", "greet"),
+        # A web chat is a conversation: its flow starts as Studio starts one attached to
+        # Conversations (the greeting wires both message events to the same widget).
+        ("Trigger", "incomingConversationMessage", "greet"),
         ("greet", "incomingMessage", "route_need"),
         ("route_need", "match", "set_order"),
         ("set_order", "next", "confirm"),

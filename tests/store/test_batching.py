@@ -67,3 +67,27 @@ async def test_a_batch_with_urgent_operations_is_cut_at_the_urgent_size(
         ["ingest-3", "step-1"],  # the last urgent one, the rest filled up to the urgent size
         ["step-2", "step-3"],  # no urgent work: a full batch
     ]
+
+
+class FailingQueue(BatchQueue[str]):
+    """Its first commit raises (as a batch that cannot be sent would); the next ones work."""
+
+    def __init__(self) -> None:
+        super().__init__(max_batch=10)
+        self.failed = False
+
+    async def _commit(self, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ValueError("cannot send")
+        for operation, future in batch:
+            future.set_result(operation)
+
+
+async def test_a_batch_that_fails_to_commit_fails_its_callers_and_the_queue_goes_on() -> None:
+    queue = FailingQueue()
+    queue.start()
+    first = await asyncio.gather(queue.submit("a"), return_exceptions=True)
+    assert isinstance(first[0], ValueError)
+    assert await asyncio.wait_for(queue.submit("b"), 5) == "b"
+    await queue.close()

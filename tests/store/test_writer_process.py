@@ -58,6 +58,25 @@ async def test_rows_come_back_as_plain_mappings(store: Store) -> None:
     assert stored is not None and stored["seq"] == 1
 
 
+async def test_an_operation_that_cannot_be_sent_fails_alone_and_the_writer_goes_on(
+    store: Store,
+) -> None:
+    """A closure does not pickle: it fails with a clear error, the operations batched with it
+    commit, and later writes still run (the writer's queue did not stop with it)."""
+    unsendable = threading.Lock()
+    batch = asyncio.gather(
+        store.ingest(sms_envelope("+14155550110", "SM10")),
+        store.write_sync(lambda conn: unsendable),
+        store.ingest(sms_envelope("+14155550111", "SM11")),
+        return_exceptions=True,
+    )
+    results = await asyncio.wait_for(batch, 30)
+    assert isinstance(results[1], TypeError) and "pickled" in str(results[1])
+    assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
+    later = await asyncio.wait_for(store.ingest(sms_envelope("+14155550112", "SM12")), 30)
+    assert later.message["text"] == "hello"
+
+
 async def test_a_stale_step_fails_alone_and_the_rest_of_its_batch_commits(store: Store) -> None:
     conversation = (await store.ingest(sms_envelope("+14155550101", "SM2"))).conversation
     await store.write_step(StepWrite(_execution(conversation), created=True))

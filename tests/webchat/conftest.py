@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import REPO, ServerProcess
+from tests.agents.conftest import start_handoff_server
+from tests.server.conftest import REPO, ServerProcess, server_factory  # noqa: F401
 
 SECRET = "test-identity-secret"
 SLOW_SECONDS = 1.5
@@ -133,3 +134,47 @@ def write_png(path: Path) -> Path:
     )
     path.write_bytes(png)
     return path
+
+
+# A hand-off server: the bot greets, then the conversation waits for a billing agent (who may
+# close it, so the visitor's next message opens a new one); accounts with and without a welcome.
+GREETING = "Hi, I am the bot."
+WELCOME = "Hello from the shop team, ask away."
+
+HANDOFF_FLOW = {
+    "description": "the bot greets, then waits for a billing agent",
+    "initial_state": "Trigger",
+    "flags": {},
+    "states": [
+        {
+            "name": "Trigger",
+            "type": "trigger",
+            "transitions": [{"event": "incomingMessage", "next": "greet"}],
+            "properties": {},
+        },
+        {
+            "name": "greet",
+            "type": "send-message",
+            "transitions": [{"event": "sent", "next": "handoff"}, {"event": "failed"}],
+            "properties": {"body": GREETING},
+        },
+        {
+            "name": "handoff",
+            "type": "send-to-agent",
+            "transitions": [{"event": "assigned"}, {"event": "timeout"}, {"event": "failed"}],
+            "properties": {"skills": {"billing": 2}, "timeout": 120, "wait_when_no_agents": True},
+        },
+    ],
+}
+
+
+@pytest.fixture
+def chat_server(tmp_path: Path, server_factory: Any) -> ServerProcess:  # noqa: F811
+    accounts = {"default": {"title": "Help"}, "shop": {"title": "Shop", "welcome": WELCOME}}
+    return start_handoff_server(
+        tmp_path,
+        server_factory,
+        HANDOFF_FLOW,
+        {"disconnect_grace": 2, "offer_timeout": 60},
+        env={"THREADLINE_WEBCHAT_CONFIG": json.dumps(accounts)},
+    )

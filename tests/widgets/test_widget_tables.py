@@ -168,13 +168,18 @@ def test_crm_lookup_found_attaches_fields_to_contact_and_conversation() -> None:
     runner = crm_runner()
     custom = one(runner.start().effects, fx.Custom)
     assert custom.kind == "crm.lookup"
+    # No value: the runtime picks the key from what the channel knows (server.crm.keys).
     assert custom.payload == {
         "connector": "",
-        "by": "phone",
-        "value": "+15550001111",
+        "by": "auto",
+        "value": "",
         "contact_id": None,
+        "channel": None,
+        "address": "+15550001111",
     }
-    result = runner.ok(custom.request_id, found=True, fields={"tier": "gold"})
+    result = runner.ok(
+        custom.request_id, found=True, fields={"tier": "gold"}, by="phone", value="+15550001111"
+    )
     assert path(result) == [("crm", "found", None)]
     attached = [e for e in result.effects if isinstance(e, fx.SetConversationAttributes)]
     assert attached == [
@@ -182,6 +187,7 @@ def test_crm_lookup_found_attaches_fields_to_contact_and_conversation() -> None:
         fx.SetConversationAttributes({"tier": "gold"}, contact=True),
     ]
     assert runner.execution.context["widgets"]["crm"]["tier"] == "gold"
+    assert runner.execution.context["widgets"]["crm"]["by"] == "phone"  # the key the runtime chose
 
 
 def test_crm_lookup_not_found_and_failed() -> None:
@@ -198,7 +204,9 @@ def test_crm_lookup_not_found_and_failed() -> None:
 
 def test_crm_lookup_strips_the_whatsapp_prefix() -> None:
     runner = crm_runner(value="whatsapp:+15550009999")
-    assert one(runner.start().effects, fx.Custom).payload["value"] == "+15550009999"
+    payload = one(runner.start().effects, fx.Custom).payload
+    assert (payload["by"], payload["value"]) == ("phone", "+15550009999")
+    assert "channel" not in payload  # the designer's value is the only key
 
 
 HOURS = [

@@ -197,12 +197,20 @@
         signOut();
         return;
       }
-      // Exponential backoff with jitter, capped, so a restarting server is not stampeded.
-      const delay = Math.min(15000, 500 * 2 ** state.attempts) * (0.75 + Math.random() * 0.5);
+      const delay = reconnectDelay(state.attempts);
       state.attempts += 1;
       setConnection(`Reconnecting in ${Math.ceil(delay / 1000)}s…`, "offline");
       state.reconnectTimer = setTimeout(connect, delay);
     };
+  }
+
+  // For about a minute (40 attempts) the desk retries every 1.5 s at most: after a server
+  // restart the agent's assigned work is only kept for the routing grace period (60 s by
+  // default), and new hand-offs wait for agents within it. Later attempts back off to 15 s so a
+  // server down for long is not stampeded; the jitter spreads a room of desks reconnecting.
+  function reconnectDelay(attempts) {
+    const cap = attempts < 40 ? 1500 : 15000;
+    return Math.min(cap, 250 * 2 ** attempts) * (0.75 + Math.random() * 0.5);
   }
 
   function send(type, fields) {
@@ -321,6 +329,7 @@
       item.expiresAt = frame.expires_at;
       item.reason = frame.reason;
       adoptContext(item, frame.context);
+      item.queue = frame.queue || item.queue;
       announce(`New offer from ${contactName(item)}`);
       render();
     },
@@ -359,6 +368,17 @@
         if (state.selected !== item.id) item.unread += 1;
       }
       if (message.direction === "inbound") setCustomerTyping(item, false);
+      render();
+    },
+    // The customer edited or deleted a message already shown: show it as now stored.
+    message_updated(frame) {
+      if (frame.monitoring) {
+        monitorMessage(frame);
+        return;
+      }
+      const item = state.conversations.get(frame.conversation_id);
+      const entry = item && item.entries.find((e) => e.kind === "message" && e.id === frame.message.id);
+      if (entry) Object.assign(entry, frame.message);
       render();
     },
     message_status(frame) {
@@ -458,6 +478,13 @@
     const contact = context.contact || {};
     const channel = context.channel || {};
     if (contact.display_name) return contact.display_name;
+    // No name from the channel or the pre-chat form: the contact's attributes (a CRM look-up
+    // merges its fields there), then a name a CRM look-up of this conversation returned.
+    const attributes = contact.attributes || {};
+    const full = [attributes.first_name, attributes.last_name].filter(Boolean).join(" ");
+    const crmName = Object.values(context.crm || {}).map((fields) => (fields || {}).name).find(Boolean);
+    const named = attributes.name || full || crmName;
+    if (named) return String(named);
     // Addresses of web chat visitors are long random ids: a short tail tells them apart.
     const address = String(channel.customer_address || contact.id || item.id);
     const kind = { webchat: "Web chat visitor", app: "App user" }[channel.kind || item.channel];
@@ -490,6 +517,8 @@
           { class: "offer", "aria-label": `Offer from ${contactName(item)}`, "data-conversation": item.id },
           el("div", { class: "who-line", text: contactName(item) }),
           el("div", { class: "muted" }, `${item.channel || ""} · queue ${item.queue || "—"}`),
+          item.reason ? el("p", { class: "muted reason", text: `Routed: ${item.reason}` }) : null,
+          intentLine(item.context && item.context.intent),
           last ? el("p", { class: "preview", text: last.text }) : null,
           el(
             "p",
@@ -581,6 +610,8 @@
     if (entry.direction === "inbound") return ["contact", "Customer"];
     const author = String(entry.author || "");
     if (author.startsWith("agent:")) return ["agent", agentName(author.slice(6))];
+    // Threadline's hand-off notices ("connecting you to an agent"): what the customer was told.
+    if (author === "system") return ["notice", "Notice to the customer"];
     return ["bot", "Bot"];
   }
 
@@ -621,10 +652,20 @@
     return el(
       "li",
       { class: `msg ${kind}`, "data-kind": kind },
-      el("div", { class: "by" }, el("span", { text: who }), when ? el("span", { text: when }) : null, status),
+      el("div", { class: "by" }, el("span", { text: who }), when ? el("span", { text: when }) : null, status, revisionOf(entry)),
       el("div", { class: "text", text: entry.text || describeParts(entry.parts) }),
+      attachmentsOf(entry.parts),
       seen ? el("div", { class: "seen", "aria-label": "Seen by the customer", text: "Seen" }) : null,
     );
+  }
+
+  // A customer's deleted message stays readable, marked; an edited one names what it said before.
+  function revisionOf(entry) {
+    if (entry.deleted_at) return el("span", { class: "revision deleted", text: "deleted by the customer" });
+    const edits = entry.edits || [];
+    if (!edits.length) return null;
+    const before = edits.map((e) => e.text || describeParts(e.parts)).join(" → ");
+    return el("span", { class: "revision edited", title: `Before: ${before}`, text: "edited" });
   }
 
   function statusText(entry) {
@@ -632,6 +673,25 @@
     const labels = { accepted: "sending", sending: "sending", queued: "queued", sent: "✓ sent", delivered: "✓✓ delivered", read: "✓✓ read", failed: "failed", undelivered: "undelivered" };
     const label = labels[status] || status;
     return entry.error_message ? `${label}: ${entry.error_message}` : label;
+  }
+
+  // Media parts as links (a new tab, never this page's origin running the file: it is served
+  // sandboxed) with a thumbnail for images; a file Threadline could not download says why.
+  function attachmentsOf(parts) {
+    const media = (parts || []).filter((p) => p.kind === "media");
+    if (!media.length) return null;
+    return el(
+      "div",
+      { class: "attachments" },
+      media.map((p) => {
+        if (p.status === "failed" || !p.url) {
+          return el("div", { class: "attachment failed", text: `${p.media_kind || "file"} not available${p.error ? ": " + p.error : ""}` });
+        }
+        const label = p.filename || p.media_kind || "file";
+        const thumb = p.media_kind === "image" || p.media_kind === "sticker" ? el("img", { src: p.url, alt: label }) : null;
+        return el("a", { class: "attachment", href: p.url, target: "_blank", rel: "noopener noreferrer" }, thumb, el("span", { text: label }));
+      }),
+    );
   }
 
   function describeParts(parts) {
@@ -695,6 +755,39 @@
     );
   }
 
+  function percent(confidence) {
+    const value = Number(confidence);
+    return Number.isFinite(value) ? `${Math.round(value * 100)}%` : "—";
+  }
+
+  // The offer card's one line about the bot's reading of the customer: "Intent: billing (92%)".
+  function intentLine(intent) {
+    if (!intent || !intent.intent) return null;
+    return el("p", { class: "intent" }, `Intent: ${intent.intent} (${percent(intent.confidence)})`);
+  }
+
+  // The bot-triage outputs: the best intent, what was classified, and the ranking as a list.
+  function intentView(intent) {
+    const { ranking, intent: best, confidence, widget, ...rest } = intent;
+    const summary = keyValues({
+      intent: best || "none (fallback)",
+      confidence: percent(confidence),
+      ...rest,
+      ...(widget ? { widget } : {}),
+    });
+    if (!Array.isArray(ranking) || !ranking.length) return summary;
+    return el(
+      "div",
+      {},
+      summary,
+      el(
+        "ol",
+        { class: "ranking", "aria-label": "Intent ranking" },
+        ...ranking.map((r) => el("li", { text: `${r.name} — ${percent(r.confidence)}` })),
+      ),
+    );
+  }
+
   function renderContext(item) {
     const context = item.context || {};
     const contact = context.contact || {};
@@ -713,7 +806,7 @@
         ? el("ul", {}, ...contact.identities.map((i) => el("li", { text: `${i.kind}: ${i.value}` })))
         : el("p", { class: "muted", text: "None" }),
       el("h3", { text: "Intent" }),
-      context.intent ? keyValues(context.intent) : el("p", { class: "muted", text: "None" }),
+      context.intent ? intentView(context.intent) : el("p", { class: "muted", text: "None" }),
       el("h3", { text: "CRM" }),
       keyValues(Object.fromEntries(Object.entries(context.crm || {}).flatMap(([w, f]) => Object.entries(f || {}).map(([k, v]) => [`${w}.${k}`, v])))),
       el("h3", { text: "Handoff fields" }),

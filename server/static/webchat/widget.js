@@ -98,8 +98,15 @@
   var root = host.attachShadow({ mode: "open" });
   root.innerHTML =
     "<style>" +
-    ":host{all:initial}" +
+    // Inherited properties (letter-spacing, font, color, text-transform, direction...) cross
+    // the shadow boundary from the host element, and a page rule such as `div {...}` matches
+    // the host itself and beats a plain :host rule. An !important :host rule beats any page
+    // rule, even !important ones, so the widget starts from initial values.
+    ":host{all:initial !important}" +
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',sans-serif}" +
+    ".launcher,.panel{letter-spacing:normal;word-spacing:normal;text-transform:none;" +
+    "text-indent:0;font-style:normal;font-weight:normal;direction:ltr;white-space:normal;" +
+    "visibility:visible;text-shadow:none}" +
     ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
     "border:0;background:var(--tl-color);color:#fff;cursor:pointer;z-index:2147483000;" +
     "box-shadow:0 4px 14px rgba(0,0,0,.25);font-size:24px;line-height:56px}" +
@@ -120,7 +127,18 @@
     ".msg{max-width:82%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word;line-height:1.35}" +
     ".inbound{align-self:flex-end;background:var(--tl-color);color:#fff}" +
     ".outbound{align-self:flex-start;background:#fff;border:1px solid #e1e4e8}" +
+    ".outbound.agent{border-left:3px solid var(--tl-color)}" +
+    ".author{font-size:12px;font-weight:600;color:var(--tl-color);margin-bottom:2px}" +
+    ".outbound.notice{align-self:center;max-width:90%;background:transparent;border:0;color:#5b6675;" +
+    "font-size:13px;font-style:italic;text-align:center;padding:2px 6px}" +
     ".pending{opacity:.6}" +
+    ".msg time{display:block;font-size:11px;opacity:.75;text-align:right;margin-top:2px}" +
+    ".earlier,.conversation-earlier{display:flex;flex-direction:column;gap:8px}" +
+    ".earlier:empty{display:none}" +
+    ".divider{align-self:stretch;text-align:center;font-size:12px;color:#5b6675;margin:4px 0;" +
+    "border-top:1px solid #d5d9df;padding-top:4px}" +
+    ".welcome{align-self:center;text-align:center;color:#5b6675;font-size:14px;margin:auto 12px}" +
+    ".log:has(.msg) .welcome{display:none}" +
     ".msg img{display:block;max-width:100%;max-height:220px;border-radius:8px;margin-top:4px}" +
     ".msg a{color:inherit}" +
     ".choices{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}" +
@@ -157,6 +175,7 @@
     '<button class="close" type="button" aria-label="Close chat">&times;</button></header>' +
     '<form class="prechat" hidden novalidate aria-label="Before we start"></form>' +
     '<div class="log" role="log" aria-live="polite" aria-relevant="additions" tabindex="0" aria-label="Conversation">' +
+    '<div class="earlier"></div><p class="welcome"></p>' +
     '<div class="typing" hidden aria-live="polite">Typing…</div></div>' +
     '<div class="status" role="status" aria-live="polite"></div>' +
     '<div class="error" role="alert"></div>' +
@@ -177,6 +196,8 @@
   var panel = $(".panel");
   var log = $(".log");
   var typingEl = $(".typing");
+  var earlierBox = $(".earlier"); // the visitor's earlier conversations, oldest first
+  var welcomeEl = $(".welcome");
   var statusEl = $(".status");
   var errorEl = $(".error");
   var compose = $("form.compose");
@@ -188,6 +209,8 @@
     host.style.setProperty("--tl-color", config.color || "#2f6fed");
     $("#tl-title").textContent = config.title || "Chat with us";
     $(".sub").textContent = config.subtitle || "";
+    // Shown while the log is empty (CSS hides it once there is a message).
+    welcomeEl.textContent = config.welcome || "Ask us anything, we are here to help.";
   }
   applyConfig();
 
@@ -227,9 +250,24 @@
       .join("");
   }
 
+  // Who wrote an outbound message, for its style: the bot, an agent (named), or Threadline's
+  // own notices about the hand-off (author "system").
+  function authorKind(m) {
+    if (m.direction === "inbound") return "";
+    if (m.author === "system") return "notice";
+    return String(m.author || "").indexOf("agent:") === 0 ? "agent" : "bot";
+  }
+
   function fillMessage(el, m) {
     el.textContent = "";
-    el.className = "msg " + (m.direction === "inbound" ? "inbound" : "outbound");
+    var kind = authorKind(m);
+    el.className = "msg " + (m.direction === "inbound" ? "inbound" : "outbound") + (kind ? " " + kind : "");
+    if (kind === "agent" && m.author_name) {
+      var who = document.createElement("div");
+      who.className = "author";
+      who.textContent = m.author_name; // plain text: a name never becomes markup
+      el.appendChild(who);
+    }
     if (m.text) {
       var t = document.createElement("div");
       t.textContent = m.text;
@@ -309,6 +347,7 @@
     }
     if (!el) el = document.createElement("div");
     fillMessage(el, m);
+    showTime(el, m.time);
     el.setAttribute("data-seq", String(m.seq));
     el.setAttribute("data-id", m.id);
     if (fresh) {
@@ -327,17 +366,113 @@
     return fresh;
   }
 
-  function clearLog() {
-    Object.keys(bySeq).forEach(function (s) {
-      var el = bySeq[s];
-      if (el.parentNode) el.parentNode.removeChild(el);
+  function showTime(el, time) {
+    // The message's stored time, in the visitor's own clock; the date too if not today.
+    var when = time ? new Date(time) : null;
+    if (!when || isNaN(when.getTime())) return;
+    var stamp = document.createElement("time");
+    stamp.setAttribute("datetime", time);
+    var format = { hour: "2-digit", minute: "2-digit" };
+    if (when.toDateString() !== new Date().toDateString()) {
+      format.month = "short";
+      format.day = "numeric";
+    }
+    stamp.textContent = when.toLocaleString([], format);
+    el.appendChild(stamp);
+  }
+
+  // --- earlier conversations -------------------------------------------------------------------
+  // After an agent closes the conversation, the visitor's next message opens a new one (its seqs
+  // start again at 1). What they read stays above it, read-only, after a divider; a new page
+  // asks for it with `history` (the server names the conversation before each one).
+  var MAX_EARLIER = 3; // conversations shown above the current one
+  var NO_LIMIT_SEQ = 9007199254740991; // `before` for "the latest messages"
+  var earlierIds = {}; // conversation id -> its section (or true while asked for)
+
+  function earlierSection(conversationId, newest) {
+    if (earlierIds[conversationId] && earlierIds[conversationId] !== true) {
+      return earlierIds[conversationId];
+    }
+    var section = document.createElement("div");
+    section.className = "conversation-earlier";
+    section.setAttribute("data-conversation", conversationId);
+    var divider = document.createElement("div");
+    divider.className = "divider";
+    divider.setAttribute("role", "separator");
+    divider.textContent = "New conversation";
+    section.appendChild(divider);
+    earlierBox.insertBefore(section, newest ? null : earlierBox.firstChild);
+    earlierIds[conversationId] = section;
+    return section;
+  }
+
+  function freeze(el) {
+    // A closed conversation's messages: no seq of the current one, no buttons to press.
+    el.removeAttribute("data-seq");
+    el.classList.remove("seen");
+    el.querySelectorAll("button").forEach(function (b) {
+      b.disabled = true;
     });
+  }
+
+  function archiveCurrent(conversationId) {
+    if (!Object.keys(bySeq).length) return clearLog(); // nothing was shown: nothing to keep
+    var section = earlierSection(conversationId, true);
+    var divider = section.lastChild;
+    Object.keys(bySeq)
+      .map(Number)
+      .sort(function (a, b) {
+        return a - b;
+      })
+      .forEach(function (seq) {
+        freeze(bySeq[seq]);
+        section.insertBefore(bySeq[seq], divider);
+      });
+    bySeq = {};
+    clearLog();
+  }
+
+  function loadEarlier(conversationId) {
+    if (!conversationId || earlierIds[conversationId]) return;
+    if (Object.keys(earlierIds).length >= MAX_EARLIER) return;
+    earlierIds[conversationId] = true;
+    send({ type: "history", conversation_id: conversationId, before: NO_LIMIT_SEQ, limit: 50 });
+  }
+
+  function renderEarlier(conversationId, messages) {
+    if (!messages.length) return; // nothing to keep (its own earlier one is still asked for)
+    var section = earlierSection(conversationId, false);
+    if (section.querySelector(".msg")) return; // shown already
+    messages.forEach(function (m) {
+      var el = document.createElement("div");
+      fillMessage(el, m);
+      showTime(el, m.time);
+      freeze(el);
+      section.insertBefore(el, section.lastChild);
+    });
+  }
+
+  function dropPending() {
+    // Only when the visitor logs out or another user signs in: what was typed is not theirs.
     Object.keys(pending).forEach(function (k) {
       var el = pending[k].el;
       if (el.parentNode) el.parentNode.removeChild(el);
     });
-    bySeq = {};
     pending = {};
+  }
+
+  /* Forget the conversation shown; `all`: the earlier ones too. Messages typed and not yet
+     confirmed stay, and are sent (again) on the next session frame: they are the visitor's. */
+  function clearLog(all) {
+    Object.keys(bySeq).forEach(function (s) {
+      var el = bySeq[s];
+      if (el.parentNode) el.parentNode.removeChild(el);
+    });
+    if (all) {
+      earlierBox.textContent = "";
+      earlierIds = {};
+    }
+    bySeq = {};
     maxSeq = 0;
     readSeq = 0;
     agentReadSeq = 0;
@@ -462,8 +597,10 @@
     switch (f.type) {
       case "session":
         attempt = 0;
-        if (f.conversation_id !== lastConversation) {
-          clearLog(); // another session (new user, reset or closed conversation)
+        if (!f.resumed) {
+          clearLog(true); // another visitor's session: nothing shown is theirs
+        } else if (lastConversation && f.conversation_id !== lastConversation) {
+          archiveCurrent(lastConversation); // closed meanwhile (another tab may have a new one)
         }
         ready = true;
         lastConversation = f.conversation_id; // null until the visitor writes
@@ -472,9 +609,10 @@
         prechatState = f.prechat || "none";
         statusEl.textContent = "";
         showPrechat(prechatState === "required");
-        if (maxSeq === 0 && f.acked_seq > 0) {
-          // A new page: the server replays what was not acknowledged, the rest is history.
-          send({ type: "history", before: f.acked_seq + 1, limit: 50 });
+        if (maxSeq === 0 && f.resumed) {
+          // A new page: the server replays what was not acknowledged, the rest is history (and
+          // its answer names the visitor's earlier conversation, shown above).
+          send({ type: "history", before: (f.acked_seq || 0) + 1, limit: 50 });
         }
         if (isOpen) send({ type: "opened" }); // a greeting chat's flow speaks first
         Object.keys(pending).forEach(function (k) {
@@ -486,7 +624,9 @@
         // The visitor's first message (or form, or opening a greeting chat) opened it; another
         // tab may have written first: fetch what it already holds. After the conversation shown
         // was closed, the visitor's next message opens a new one whose seqs start again at 1.
-        if (lastConversation && f.conversation_id !== lastConversation) clearLog();
+        if (lastConversation && f.conversation_id !== lastConversation) {
+          archiveCurrent(lastConversation); // kept above the new one
+        }
         lastConversation = f.conversation_id;
         if (f.last_seq > maxSeq) send({ type: "history", before: f.last_seq + 1, limit: 50 });
         emit("conversation", { conversationId: f.conversation_id });
@@ -498,8 +638,13 @@
         else updateUnread();
         break;
       case "history":
-        f.messages.forEach(render);
-        updateUnread();
+        if (f.conversation_id && f.conversation_id !== lastConversation) {
+          renderEarlier(f.conversation_id, f.messages);
+        } else {
+          f.messages.forEach(render);
+          updateUnread();
+        }
+        if (!f.more) loadEarlier(f.previous_conversation_id);
         break;
       case "typing":
         if (f.author !== "visitor") showTyping(f.author, f.typing);
@@ -521,7 +666,7 @@
         input.focus();
         break;
       case "error":
-        if (f.code === "invalid_token") clearLog();
+        if (f.code === "invalid_token") clearLog(true);
         if (f.code === "rate_limited" && f.retry_after > 0) retryAfter = f.retry_after;
         showError(f.message);
         break;
@@ -755,7 +900,8 @@
     reset: function () {
       dropSocket();
       store.clear();
-      clearLog();
+      clearLog(true);
+      dropPending();
       lastConversation = null;
       prechatState = "none";
       showPrechat(false);
@@ -770,7 +916,8 @@
       store.set("identity", next ? JSON.stringify(next) : "");
       var wasLive = !!ws || isOpen;
       dropSocket();
-      clearLog(); // the next session may be another user's: never show this one's messages
+      clearLog(true); // the next session may be another user's: never show this one's messages
+      dropPending();
       stopped = false;
       if (wasLive || store.get("token")) connect();
     },
