@@ -22,22 +22,11 @@ import httpx
 
 from bench.common import Figure, percentile
 from bench.loader import Outcome, open_loop
-from bench.procs import Server, free_port, start_helper
+from bench.procs import Server, free_port, gauge, start_helper
 from bench.sms_load import signed_requests, threadline_throughput, twilio_env
 
 CONNECTIONS = 256
 DRAIN_TIMEOUT = 600.0
-
-
-def _gauge(base: str, name: str) -> float | None:
-    try:
-        text = httpx.get(base + "/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 async def _offer(server: Server, rate: float, seconds: float, tag: str) -> tuple[Outcome, float]:
@@ -93,7 +82,7 @@ def overload(tmp: Path, rate: float, seconds: float, tag: str) -> dict[str, floa
         while _count(fake_port) < acked and time.monotonic() < deadline:
             time.sleep(0.1)
         drained = time.perf_counter() - offered_end
-        peak = max(peak, _gauge(server.base, "threadline_inbound_backlog") or 0.0)
+        peak = max(peak, gauge(server.base, "threadline_inbound_backlog") or 0.0)
         time.sleep(2.0)  # a reply sent twice would show by now
         answered = _count(fake_port)
         stored = _stored_inbound(server.data_dir)

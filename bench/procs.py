@@ -20,6 +20,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def gauge(base: str, name: str) -> float | None:
+    """A gauge's value on a server's /metrics (None when it cannot be read)."""
+    try:
+        text = httpx.get(base + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def start_helper(args: list[str], port: int) -> subprocess.Popen[bytes]:
     """``python -m ARGS`` (a fake API or a baseline app on ``port``), once it answers HTTP."""
     proc = subprocess.Popen(
@@ -95,11 +107,23 @@ class Server:
                 raise RuntimeError(f"server exited: see {self.data_dir / 'server.log'}")
             try:
                 if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    return time.perf_counter() - self.started_at
+                    took = time.perf_counter() - self.started_at
+                    self._settle(deadline)
+                    return took
             except httpx.HTTPError:
                 pass
             time.sleep(0.02)
         raise RuntimeError("server did not start in 120 s")
+
+    def _settle(self, deadline: float) -> None:
+        """Wait for the server's start-up work to end: the flows' bot-triage classifiers train
+        in the background once loaded, and a measurement taken meanwhile would share the
+        machine with that training."""
+        while time.monotonic() < deadline:
+            if not gauge(self.base, "threadline_nlu_flows_training"):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the server's flows did not finish training in time")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

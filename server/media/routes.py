@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.media.signing import MEDIA_PATH, MediaUrls
@@ -32,19 +31,9 @@ async def serve_media(request: Request) -> Response:
     stored = store.get(stored_id)
     if stored is None:
         return error(404, "not_found", "no such media")
-    blob = store.blob(stored.id)
-    content_type = await run_in_threadpool(media_types.served_type, blob)
     max_age = max(0, int(expires) - int(time.time()))
-    return FileResponse(
-        blob,
-        media_type=content_type,
-        filename=media_types.safe_filename(stored.filename, content_type),
-        content_disposition_type=media_types.disposition(content_type),
-        headers={
-            **media_types.SERVED_HEADERS,
-            "Cache-Control": f"private, max-age={max_age}",
-            "Cross-Origin-Resource-Policy": "cross-origin",
-        },
+    return await media_types.served_file(
+        store.blob(stored.id), stored.filename, f"private, max-age={max_age}"
     )
 
 

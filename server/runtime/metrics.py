@@ -46,3 +46,9 @@ WEBCHAT_SOCKETS = Gauge(
     "Open web chat WebSocket connections.",
     registry=REGISTRY,
 )
+NLU_FLOWS_TRAINING = Gauge(
+    "threadline_nlu_flows_training",
+    "Flows whose bot-triage classifiers are being trained in the background (loaded or "
+    "published, not ready yet).",
+    registry=REGISTRY,
+)

@@ -15,6 +15,9 @@ import codecs
 import re
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse
+
 # Each type we accept, with the file name extensions a download of it may keep.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "image/png": ("png",),
@@ -158,3 +161,21 @@ def safe_filename(name: str | None, content_type: str, default: str = "file") ->
     if extensions and suffix.lower() not in extensions:
         stem, suffix = cleaned, extensions[0]  # pic.html holding a PNG downloads as pic.html.png
     return f"{stem[:100]}.{suffix[:16]}" if suffix else stem[:120]
+
+
+async def served_file(blob: Path, filename: str | None, cache_control: str) -> FileResponse:
+    """A stored file as served to browsers: typed from its bytes (decided again on every
+    request, so files stored by earlier releases with a bad type are served right), inline only
+    for types that cannot run, with the headers of ``SERVED_HEADERS``."""
+    content_type = await run_in_threadpool(served_type, blob)
+    return FileResponse(
+        blob,
+        media_type=content_type,
+        filename=safe_filename(filename, content_type),
+        content_disposition_type=disposition(content_type),
+        headers={
+            **SERVED_HEADERS,
+            "Cache-Control": cache_control,
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        },
+    )

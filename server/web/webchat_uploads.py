@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from server.model import MediaPart
 from server.store import sessions
@@ -191,17 +190,6 @@ async def serve_upload(request: Request) -> Response:
     stored = uploads.get(request.path_params["upload_id"])
     if stored is None:
         return error(404, "not_found", "no such upload")
-    blob = uploads.blob(stored.id)
-    # Decided again from the bytes: files stored by earlier releases may carry a bad type.
-    content_type = await run_in_threadpool(media_types.served_type, blob)
-    return FileResponse(
-        blob,
-        media_type=content_type,
-        filename=media_types.safe_filename(stored.filename, content_type),
-        content_disposition_type=media_types.disposition(content_type),
-        headers={
-            **media_types.SERVED_HEADERS,
-            "Cache-Control": "private, max-age=31536000, immutable",
-            "Cross-Origin-Resource-Policy": "cross-origin",
-        },
+    return await media_types.served_file(
+        uploads.blob(stored.id), stored.filename, "private, max-age=31536000, immutable"
     )

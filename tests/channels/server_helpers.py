@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from server.store import Store
 from server.store.database import sqlite_url
+from tests.agents.conftest import HANDOFF_FLOW, ROUTING
 from tests.channels.fakes import FakeGraphApi, FakeTwilioApi, RecordedRequest
 from tests.server.conftest import ServerProcess
 
@@ -57,6 +58,20 @@ def start_server(factory: Any, flows: Path, env: dict[str, str]) -> ServerProces
     server.env["THREADLINE_PUBLIC_URL"] = server.base
     server.start()
     return server
+
+
+def start_whatsapp_handoff_server(
+    factory: Any, tmp_path: Path, graph_api: FakeGraphApi
+) -> ServerProcess:
+    """A WhatsApp server whose flow hands every conversation to the billing queue (the agents
+    tests' ``HANDOFF_FLOW`` and ``ROUTING``): for tests of what agents see."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "greeting.json").write_text(json.dumps(HANDOFF_FLOW))
+    routing = tmp_path / "routing.json"
+    routing.write_text(json.dumps(ROUTING))
+    env = {**meta_env(graph_api), "THREADLINE_ROUTING_FILE": str(routing)}
+    return start_server(factory, flows, env)
 
 
 # --- Twilio --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.agents.conftest import HANDOFF_FLOW, ROUTING, AgentClient, create_agent
+from tests.agents.conftest import AgentClient, create_agent
 from tests.channels.fakes import FakeGraphApi, FakeTwilioApi
 from tests.channels.server_helpers import (
     META_ACCESS_TOKEN,
@@ -29,6 +29,7 @@ from tests.channels.server_helpers import (
     post_meta,
     post_twilio,
     start_server,
+    start_whatsapp_handoff_server,
     twilio_env,
     twilio_form,
     twilio_sends,
@@ -242,13 +243,7 @@ def test_twilio_media_urls_not_on_twilio_are_never_fetched(
 async def test_agents_see_inbound_media_as_attachments_and_send_media_back(
     server_factory: Any, tmp_path: Path, graph_api: FakeGraphApi
 ) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "greeting.json").write_text(json.dumps(HANDOFF_FLOW))
-    routing = tmp_path / "routing.json"
-    routing.write_text(json.dumps(ROUTING))
-    env = {**meta_env(graph_api), "THREADLINE_ROUTING_FILE": str(routing)}
-    server = start_server(server_factory, flows, env)
+    server = start_whatsapp_handoff_server(server_factory, tmp_path, graph_api)
     agent = create_agent(server, "bea", attributes={"skills": {"billing": 3}})
     bea = await AgentClient.connect(server, agent["token"])
     try:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from server.store.schema import events
-from tests.agents.conftest import HANDOFF_FLOW, ROUTING, AgentClient, create_agent
+from tests.agents.conftest import AgentClient, create_agent
 from tests.channels.fakes import FakeGraphApi
 from tests.channels.server_helpers import (
     CUSTOMER_WA_ID,
@@ -33,6 +33,7 @@ from tests.channels.server_helpers import (
     post_meta,
     server_store,
     start_server,
+    start_whatsapp_handoff_server,
     wait_for,
 )
 from tests.channels.test_whatsapp_notices import edit, identity_change, number_change, revoke
@@ -173,13 +174,7 @@ def test_unconfigured_phone_number_ids_are_acknowledged_and_dropped(
 async def test_the_agent_sees_edits_and_deletions(
     server_factory: Any, tmp_path: Path, graph_api: FakeGraphApi
 ) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "greeting.json").write_text(json.dumps(HANDOFF_FLOW))
-    routing = tmp_path / "routing.json"
-    routing.write_text(json.dumps(ROUTING))
-    env = {**meta_env(graph_api), "THREADLINE_ROUTING_FILE": str(routing)}
-    server = start_server(server_factory, flows, env)
+    server = start_whatsapp_handoff_server(server_factory, tmp_path, graph_api)
     agent = create_agent(server, "bea", attributes={"skills": {"billing": 3}})
     bea = await AgentClient.connect(server, agent["token"])
     try:

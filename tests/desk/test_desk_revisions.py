@@ -3,21 +3,18 @@ the new text marked as edited with the earlier one, then marks it deleted by the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, expect
 
-from tests.agents.conftest import HANDOFF_FLOW, ROUTING
 from tests.channels.conftest import graph_api  # noqa: F401  (fixture)
 from tests.channels.fakes import FakeGraphApi
 from tests.channels.server_helpers import (
-    meta_env,
     meta_messages,
     meta_text,
     post_meta,
-    start_server,
+    start_whatsapp_handoff_server,
 )
 from tests.channels.test_whatsapp_notices import edit, revoke
 from tests.desk.conftest import make_agent, open_desk
@@ -29,13 +26,7 @@ async def test_the_desk_shows_edited_and_deleted_messages(
     browser: Browser,
     graph_api: FakeGraphApi,  # noqa: F811
 ) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "greeting.json").write_text(json.dumps(HANDOFF_FLOW))
-    routing = tmp_path / "routing.json"
-    routing.write_text(json.dumps(ROUTING))
-    env = {**meta_env(graph_api), "THREADLINE_ROUTING_FILE": str(routing)}
-    server = start_server(server_factory, flows, env)
+    server = start_whatsapp_handoff_server(server_factory, tmp_path, graph_api)
     make_agent(server, "bea", attributes={"skills": {"billing": 3}})
     page = await open_desk(browser, server, "bea")
 
