@@ -103,6 +103,7 @@ def baseline_flow(flow: CompiledFlow) -> CompiledFlow:
         states,
         flow.next_states,
         flow.machine,
+        flow.trigger_events,
     )
 
 

@@ -63,6 +63,8 @@ class CompiledFlow:
     states: dict[str, CompiledState]
     next_states: dict[tuple[str, str], str | None]
     machine: Machine
+    # The initial state's wired events, looked at by every execution that starts.
+    trigger_events: frozenset[str]
 
     def next_state(self, state: str, event: str) -> tuple[bool, str | None]:
         """(wired, next): whether ``event`` is wired on ``state`` and where it leads (None: end)."""
@@ -73,11 +75,15 @@ class CompiledFlow:
 
     def wired_events(self, state: str) -> frozenset[str]:
         """The events of ``state`` whose transition leads somewhere (not to the end)."""
-        return frozenset(
-            event_name(event)
-            for (source, event), target in self.next_states.items()
-            if source == state and target is not None
-        )
+        return wired_events(self.next_states, state)
+
+
+def wired_events(next_states: dict[tuple[str, str], str | None], state: str) -> frozenset[str]:
+    return frozenset(
+        event_name(event)
+        for (source, event), target in next_states.items()
+        if source == state and target is not None
+    )
 
 
 def compile_flow(
@@ -137,4 +143,7 @@ def compile_flow(
         for source, transitions in event.transitions.items():
             dest = transitions[0].dest
             next_states[(source, event_name)] = None if dest == END else dest
-    return CompiledFlow(sid, name, version, definition, initial, states, next_states, machine)
+    trigger_events = wired_events(next_states, initial)
+    return CompiledFlow(
+        sid, name, version, definition, initial, states, next_states, machine, trigger_events
+    )

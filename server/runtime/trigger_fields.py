@@ -107,8 +107,7 @@ def message_start(
     """The event that starts ``flow`` on an inbound message: ``incomingMessage`` with
     ``trigger.message``, or ``incomingConversationMessage`` with ``trigger.conversation``,
     as ``widgets.trigger.message_trigger`` picks for the channel and the flow's wiring."""
-    wired = flow.wired_events(flow.initial_state)
-    event = message_trigger(conversation["channel"], wired)
+    event = message_trigger(conversation["channel"], flow.trigger_events)
     if event == CONVERSATION_MESSAGE:
         payload = conversation_fields(conversation, message_id, fields, message)
         return Start(event, now, message=payload)
