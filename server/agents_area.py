@@ -54,14 +54,13 @@ async def setup(services: Services) -> None:
     hub = AgentHub(services.store)
     service = RoutingService(runtime, hub, routing_config(services.settings))
     handoff = Handoff(service, hub)
-    names = AgentNames(services.store)
+    directory = AgentDirectory(services.store, jwt_secret(services.settings.data_dir))
+    names = AgentNames(directory)
     notices = Notices(runtime, load_notices(services.settings.data_dir), names)
     service.notices = notices
     services.extras["agent_names"] = names
     runtime.inbound_interceptors.append(notices.take_answer)
-    services.extras["agent_directory"] = AgentDirectory(
-        services.store, jwt_secret(services.settings.data_dir)
-    )
+    services.extras["agent_directory"] = directory
     services.extras["agent_hub"] = hub
     services.extras["routing_service"] = service
     services.extras["agent_handoff"] = handoff

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import time
 
-from server.store import Store
-from server.store.agents import agent_by
+from server.agents.directory import AgentDirectory
 
 TTL = 60.0
 
 
 class AgentNames:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, directory: AgentDirectory) -> None:
+        self.directory = directory
         self._cache: dict[str, tuple[float, str | None]] = {}
 
     async def name(self, agent_id: str) -> str | None:
@@ -25,8 +24,7 @@ class AgentNames:
         cached = self._cache.get(agent_id)
         if cached is not None and now - cached[0] < TTL:
             return cached[1]
-        async with self.store.engine.connect() as conn:
-            row = await agent_by(conn, "id", agent_id)
+        row = await self.directory.get(agent_id)
         name = str(row["name"]) if row is not None and row["name"] else None
         self._cache[agent_id] = (now, name)
         return name
